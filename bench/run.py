@@ -1,0 +1,147 @@
+"""Side-by-side benchmark: pysops vs sops 3.11 on the same files, in one run.
+
+    .venv/bin/python bench/run.py [--repeat N] [--only CASE]
+
+For each case it generates the plaintext file, then times `encrypt` and `decrypt` of each tool
+(wall time, best of N runs; each run is a fresh process, as a user runs it) and reads each
+process's peak RSS from wait4(). Each tool decrypts its own encrypted output. Prints a table of
+times, the ratio pysops/sops, and peak memory. Not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyrage
+
+BIN = Path(sys.executable).parent
+
+
+def _word(rng: random.Random, n: int = 12) -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def gen_yaml(n: int, rng: random.Random) -> str:
+    lines = ["# generated benchmark file"]
+    per = 10
+    for i in range(n // per):
+        lines.append(f"service_{i}:")
+        lines.append(f"  name: {_word(rng)}")
+        lines.append(f"  port: {rng.randint(1, 65535)}")
+        lines.append(f"  ratio: {rng.random():.6f}")
+        lines.append(f"  enabled: {rng.choice(['true', 'false'])}")
+        lines.append(f'  password: "{_word(rng, 24)}"  # secret')
+        lines.append("  hosts:")
+        for _ in range(3):
+            lines.append(f"    - {_word(rng)}.example.com")
+        lines.append(f"  token: {_word(rng, 32)}")
+    return "\n".join(lines) + "\n"
+
+
+def gen_json(n: int, rng: random.Random) -> str:
+    doc = {}
+    per = 10
+    for i in range(n // per):
+        doc[f"service_{i}"] = {
+            "name": _word(rng),
+            "port": rng.randint(1, 65535),
+            "ratio": round(rng.random(), 6),
+            "enabled": rng.choice([True, False]),
+            "password": _word(rng, 24),
+            "hosts": [f"{_word(rng)}.example.com" for _ in range(3)],
+            "token": _word(rng, 32),
+        }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def gen_dotenv(n: int, rng: random.Random) -> str:
+    return "".join(f"KEY_{i}={_word(rng, 20)}\n" for i in range(n))
+
+
+CASES: dict[str, tuple[str, Callable[[int, random.Random], str], int]] = {
+    "small-yaml-30": ("yaml", gen_yaml, 30),
+    "yaml-20000": ("yaml", gen_yaml, 20000),
+    "json-20000": ("json", gen_json, 20000),
+    "dotenv-20000": ("env", gen_dotenv, 20000),
+}
+
+
+def run(cmd: list[str], env: dict[str, str], stdout_path: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process."""
+    with open(stdout_path, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err}")
+    return elapsed, usage.ru_maxrss
+
+
+def best(cmd: list[str], env: dict[str, str], out: Path, repeat: int) -> tuple[float, int]:
+    times, peaks = [], []
+    for _ in range(repeat):
+        t, m = run(cmd, env, out)
+        times.append(t)
+        peaks.append(m)
+    return min(times), max(peaks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only")
+    args = parser.parse_args()
+    rng = random.Random(1234)
+    identity = pyrage.x25519.Identity.generate()
+    recipient = str(identity.to_public())
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": tempfile.mkdtemp(),
+        "SOPS_AGE_KEY": str(identity),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+    }
+    tools = {
+        "pysops": [str(BIN / "pysops")],
+        "sops": [str(BIN / "sops"), "--disable-version-check"],
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        for case, (ext, gen, n) in CASES.items():
+            if args.only and args.only != case:
+                continue
+            repeat = args.repeat if n < 1000 else max(1, min(args.repeat, 3))
+            plain = tmp / f"{case}.{ext}"
+            plain.write_text(gen(n, rng))
+            result: dict[str, dict[str, tuple[float, int]]] = {}
+            for tool, base in tools.items():
+                enc = tmp / f"{case}.{tool}.enc.{ext}"
+                result[tool] = {
+                    "encrypt": best([*base, "encrypt", "--age", recipient, str(plain)], env, enc, repeat)
+                }
+                result[tool]["decrypt"] = best([*base, "decrypt", str(enc)], env, tmp / "out", repeat)
+            for op in ("encrypt", "decrypt"):
+                p, s = result["pysops"][op], result["sops"][op]
+                rows.append((case, op, p[0], s[0], p[0] / s[0], p[1], s[1]))
+    header = f"{'case':<16} {'op':<8} {'pysops s':>9} {'sops s':>9} {'ratio':>6} {'pysops MiB':>10} {'sops MiB':>9}"
+    print(header)
+    print("-" * len(header))
+    for case, op, pt, st, ratio, pm, sm in rows:
+        print(f"{case:<16} {op:<8} {pt:>9.3f} {st:>9.3f} {ratio:>6.2f} {pm / 1024:>10.1f} {sm / 1024:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()

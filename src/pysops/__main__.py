@@ -1,0 +1,3 @@
+from pysops.cli import console_main
+
+console_main()

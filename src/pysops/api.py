@@ -1,0 +1,474 @@
+"""The library surface: encrypt and decrypt documents, bytes and files.
+
+Each public function is a short composition of the stores (``pysops.formats``), the selection
+rules (``pysops.policy``), the value codec and MAC (``pysops.crypto``) and the recipient types
+(``pysops.keys``). Time, randomness and the environment come in as arguments so tests can pin
+exact bytes; the defaults read the clock, ``os.urandom`` and ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from pysops import policy
+from pysops.crypto import shamir
+from pysops.crypto.cipher import decrypt_value, encrypt_comment, encrypt_value, is_encrypted
+from pysops.crypto.mac import compute_mac, encrypt_mac, verify_mac
+from pysops.crypto.stash import IVStash
+from pysops.document import Comment, Document, Entry, Mapping as MappingNode, Node, Scalar, Sequence as SeqNode
+from pysops.errors import (
+    CouldNotRetrieveKey,
+    DecryptionFailed,
+    DuplicateDecryptionKeyType,
+    ErrorEncryptingTree,
+    FileAlreadyEncrypted,
+    GenericError,
+    InvalidTreePath,
+    NotMyKey,
+    PysopsError,
+)
+from pysops.formats import get_store
+from pysops.keys import DEFAULT_DECRYPTION_ORDER, SPECS, KeyContext, Recipient, WrappedKey, key_type
+from pysops.metadata import SELECTION_KEYS, VERSION, Metadata
+from pysops.values import GoTime, Value
+
+DATA_KEY_SIZE = 32
+RandBytes = Callable[[int], bytes]
+Clock = Callable[[], GoTime]
+
+
+def now_utc() -> GoTime:
+    t = datetime.now(timezone.utc)
+    return GoTime(t.year, t.month, t.day, t.hour, t.minute, t.second, 0, 0)
+
+
+@dataclass
+class EncryptOptions:
+    """What ``encrypt`` needs besides the document: key groups and the selection settings."""
+
+    key_groups: Sequence[Sequence[Recipient]]
+    shamir_threshold: int = 0
+    selection: tuple[str, str] | None = None
+    mac_only_encrypted: bool = False
+
+    def __post_init__(self) -> None:
+        groups = [g for g in self.key_groups]
+        if not groups or not any(groups):
+            raise GenericError(
+                "no recipients: nothing to encrypt the data key for",
+                hint="pass --age/--pgp, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml",
+            )
+        if any(not g for g in groups):
+            raise GenericError("a key group has no keys")
+        if self.selection is not None and self.selection[0] not in SELECTION_KEYS:
+            raise GenericError(f"unknown selection option {self.selection[0]}")
+        if len(groups) > 1:
+            threshold = self.shamir_threshold or len(groups)
+            if threshold < 2 or threshold > len(groups):
+                raise GenericError(
+                    f"Shamir threshold {threshold} is invalid for {len(groups)} key groups",
+                    hint="use a threshold from 2 to the number of key groups",
+                )
+
+
+@dataclass
+class DecryptOptions:
+    ignore_mac: bool = False
+    decryption_order: Sequence[str] | None = None
+    env: Mapping[str, str] | None = None
+    context: KeyContext | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Walking the tree
+
+
+@dataclass
+class _Visit:
+    path: tuple[str, ...]
+    leaf: Scalar | Comment
+    comments: tuple[str, ...] = ()
+
+
+def _walk(node: Node, path: tuple[str, ...], stack: tuple[str, ...]) -> Iterator[_Visit]:
+    """Leaves in document order with their path and active comment stack (format.md §1.5)."""
+    if isinstance(node, Scalar):
+        yield _Visit(path, node, stack)
+        return
+    pending: list[str] = []
+    items = node.items
+    for item in items:
+        if isinstance(item, Comment):
+            yield _Visit(path, item, stack)
+            pending.append(item.text)
+            continue
+        active = stack + tuple(pending) if pending else stack
+        pending = []
+        if isinstance(item, Entry):
+            yield from _walk(item.value, path + (item.key,), active)
+        else:
+            yield from _walk(item, path, active)
+
+
+def walk_document(doc: Document) -> Iterator[_Visit]:
+    for branch in doc.branches:
+        yield from _walk(branch, (), ())
+
+
+def _aad(path: tuple[str, ...]) -> str:
+    return "".join(component + ":" for component in path) if path else ":"
+
+
+# --------------------------------------------------------------------------------------------
+# Tree encryption / decryption
+
+
+def encrypt_tree(
+    doc: Document,
+    data_key: bytes,
+    *,
+    selection: tuple[str, str] | None,
+    mac_only_encrypted: bool,
+    randbytes: RandBytes = os.urandom,
+    stash: IVStash | None = None,
+) -> str:
+    """Encrypt the selected leaves and comments in place; returns the MAC (hex) of the plaintexts."""
+    mac_values: list[Value] = []
+    for visit in walk_document(doc):
+        leaf = visit.leaf
+        aad = _aad(visit.path)
+        if isinstance(leaf, Comment):
+            if policy.should_encrypt_comment(leaf.text, selection):
+                leaf.set(encrypt_comment(leaf.text, data_key, aad, randbytes(32)))
+            continue
+        value = leaf.value
+        if value is None:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            raise ErrorEncryptingTree(f"the integer at {_display_path(visit.path)} does not fit in 64 bits")
+        encrypt = policy.should_encrypt(visit.path, visit.comments, selection)
+        if not mac_only_encrypted or encrypt:
+            mac_values.append(value)
+        if encrypt and value != "":
+            iv = (stash.get(aad, value) if stash is not None else None) or randbytes(32)
+            leaf.set(encrypt_value(value, data_key, aad, iv))
+    return compute_mac(mac_values, mac_only_encrypted)
+
+
+def decrypt_tree(
+    doc: Document, data_key: bytes, *, selection: tuple[str, str] | None, mac_only_encrypted: bool,
+    stash: IVStash | None = None,
+) -> str:
+    """Decrypt every encrypted leaf and comment in place; returns the MAC (hex) of the plaintexts."""
+    mac_values: list[Value] = []
+    for visit in walk_document(doc):
+        leaf = visit.leaf
+        aad = _aad(visit.path)
+        if isinstance(leaf, Comment):
+            if is_encrypted(leaf.text):
+                text, _ = decrypt_value(leaf.text, data_key, aad)
+                leaf.set(str(text))
+            continue
+        value = leaf.value
+        if value is None:
+            continue
+        encrypted = policy.should_encrypt(visit.path, visit.comments, selection)
+        if encrypted and isinstance(value, str) and value != "":
+            if not is_encrypted(value):
+                raise DecryptionFailed(
+                    f"the value at {_display_path(visit.path)} should be encrypted but is not",
+                    hint="the file was edited by hand; encrypt the value again or use the matching rules",
+                )
+            plain, iv = decrypt_value(value, data_key, aad)
+            if isinstance(plain, bytes):
+                raise DecryptionFailed(
+                    f"the value at {_display_path(visit.path)} has type 'bytes', which no store writes"
+                )
+            if stash is not None:
+                stash.put(aad, plain, iv)
+            leaf.set(plain)
+            value = plain
+        elif encrypted and not (isinstance(value, str)):
+            raise DecryptionFailed(
+                f"the value at {_display_path(visit.path)} should be encrypted but is a plain "
+                f"{type(value).__name__}",
+                hint="the file was edited by hand; restore it from version control",
+            )
+        if not mac_only_encrypted or encrypted:
+            mac_values.append(value)
+    return compute_mac(mac_values, mac_only_encrypted)
+
+
+def _display_path(path: tuple[str, ...]) -> str:
+    return "".join(f"[{p!r}]" for p in path) or "the top level"
+
+
+# --------------------------------------------------------------------------------------------
+# Data key wrapping
+
+
+def wrap_data_key(
+    data_key: bytes,
+    groups: Sequence[Sequence[Recipient]],
+    threshold: int,
+    created_at: GoTime,
+    randbytes: RandBytes = os.urandom,
+) -> list[list[WrappedKey]]:
+    if len(groups) == 1:
+        return [[r.wrap(data_key, created_at) for r in groups[0]]]
+    shares = shamir.split(data_key, len(groups), threshold or len(groups), randbytes)
+    return [[r.wrap(share, created_at) for r in group] for share, group in zip(shares, groups)]
+
+
+def parse_decryption_order(text: str | None) -> list[str]:
+    if not text:
+        return list(DEFAULT_DECRYPTION_ORDER)
+    order = [t.strip() for t in text.split(",") if t.strip()]
+    if len(set(order)) != len(order):
+        raise DuplicateDecryptionKeyType("the decryption order names a key type twice")
+    return order
+
+
+def _ordered(group: list[WrappedKey], order: Sequence[str]) -> list[WrappedKey]:
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(group, key=lambda k: rank.get(k.type, len(rank)))
+
+
+def recover_data_key(meta: Metadata, options: DecryptOptions) -> bytes:
+    """Unwrap the data key (or enough Shamir shares) from the key groups (exit 128 on failure)."""
+    context = options.context or KeyContext(dict(options.env if options.env is not None else os.environ))
+    order = list(options.decryption_order) if options.decryption_order else list(DEFAULT_DECRYPTION_ORDER)
+    groups = meta.key_groups
+    needed = 1 if len(groups) == 1 else (meta.shamir_threshold or len(groups))
+    recovered: list[bytes] = []
+    report: list[str] = []
+    for index, group in enumerate(groups):
+        errors: list[str] = []
+        for wrapped in _ordered(group, order):
+            if wrapped.type not in SPECS:
+                errors.append(f"{wrapped.type}: pysops does not support this key type yet")
+                continue
+            try:
+                recovered.append(key_type(wrapped.type).unwrap(wrapped, context))
+                break
+            except NotMyKey as exc:
+                errors.append(str(exc))
+            except PysopsError as exc:
+                errors.append(exc.message)
+        else:
+            report.append(f"group {index}: " + ("; ".join(errors) or "no keys"))
+        if len(recovered) >= needed:
+            break
+    if len(recovered) < needed:
+        raise CouldNotRetrieveKey(
+            "could not recover the data key: " + " | ".join(report),
+            hint="make an identity for one of the file's recipients available (e.g. SOPS_AGE_KEY_FILE)",
+        )
+    if len(groups) == 1:
+        key = recovered[0]
+    else:
+        try:
+            key = shamir.combine(recovered)
+        except ValueError as exc:
+            raise CouldNotRetrieveKey(f"could not combine the key shares: {exc}") from None
+    if len(key) != DATA_KEY_SIZE:
+        raise CouldNotRetrieveKey("the recovered data key has the wrong length")
+    return key
+
+
+def lastmodified_aad(lastmodified: str) -> str:
+    """sops re-formats the stored lastmodified as Go RFC3339 before using it as the MAC's AAD."""
+    try:
+        return GoTime.parse_rfc3339(lastmodified).rfc3339()
+    except ValueError:
+        raise GenericError("sops metadata: lastmodified is not an RFC3339 time") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Documents
+
+
+def encrypt_document(
+    doc: Document,
+    options: EncryptOptions,
+    *,
+    now: GoTime | None = None,
+    randbytes: RandBytes = os.urandom,
+) -> Metadata:
+    """Encrypt a parsed plaintext document in place; returns the new metadata."""
+    if doc.metadata is not None:
+        raise FileAlreadyEncrypted(
+            "the file is already encrypted (it has a sops metadata block)",
+            hint="decrypt it first, or use `pysops rotate`/`updatekeys` to change its keys",
+        )
+    timestamp = now or now_utc()
+    binary = doc.format == "binary"
+    selection = None if binary else (options.selection or ("unencrypted_suffix", "_unencrypted"))
+    mac_only = False if binary else options.mac_only_encrypted
+    data_key = randbytes(DATA_KEY_SIZE)
+    groups = [list(g) for g in options.key_groups]
+    threshold = options.shamir_threshold or (len(groups) if len(groups) > 1 else 0)
+    wrapped = wrap_data_key(data_key, groups, threshold, timestamp, randbytes)
+    mac_hex = encrypt_tree(doc, data_key, selection=selection, mac_only_encrypted=mac_only, randbytes=randbytes)
+    lastmodified = timestamp.rfc3339()
+    return Metadata(
+        key_groups=wrapped,
+        lastmodified=lastmodified,
+        mac=encrypt_mac(mac_hex, data_key, lastmodified, randbytes(32)),
+        shamir_threshold=threshold if len(groups) > 1 else 0,
+        selection=selection,
+        mac_only_encrypted=mac_only,
+        version=VERSION,
+    )
+
+
+def decrypt_document(doc: Document, options: DecryptOptions | None = None) -> Metadata:
+    """Decrypt a parsed encrypted document in place and verify its MAC; returns its metadata."""
+    options = options or DecryptOptions()
+    meta = Metadata.from_dict(doc.metadata)
+    data_key = recover_data_key(meta, options)
+    selection = meta.effective_selection()
+    computed = decrypt_tree(doc, data_key, selection=selection, mac_only_encrypted=meta.mac_only_encrypted)
+    if not options.ignore_mac:
+        verify_mac(meta.mac, computed, data_key, lastmodified_aad(meta.lastmodified))
+    return meta
+
+
+# --------------------------------------------------------------------------------------------
+# Bytes
+
+
+def _convert_dotenv_values(doc: Document) -> None:
+    """dotenv values are raw text; when they leave dotenv, apply the dotenv quoting dialect."""
+    from pysops.formats.dotenv import parse_dotenv_value
+
+    for visit in walk_document(doc):
+        leaf = visit.leaf
+        if isinstance(leaf, Scalar) and isinstance(leaf.value, str):
+            leaf.value = parse_dotenv_value(leaf.value)
+
+
+def render(doc: Document, output_format: str, metadata: dict[str, Any] | None,
+           store_options: dict[str, Any] | None = None) -> bytes:
+    if doc.format == "dotenv" and output_format != "dotenv" and metadata is None:
+        _convert_dotenv_values(doc)
+    return get_store(output_format).render(doc, metadata, store_options)
+
+
+def encrypt_bytes(
+    data: bytes,
+    options: EncryptOptions,
+    *,
+    input_format: str,
+    output_format: str | None = None,
+    store_options: dict[str, Any] | None = None,
+    now: GoTime | None = None,
+    randbytes: RandBytes = os.urandom,
+) -> bytes:
+    doc = get_store(input_format).parse(data)
+    meta = encrypt_document(doc, options, now=now, randbytes=randbytes)
+    return get_store(output_format or input_format).render(doc, meta.to_dict(), store_options)
+
+
+def decrypt_bytes(
+    data: bytes,
+    *,
+    input_format: str,
+    output_format: str | None = None,
+    options: DecryptOptions | None = None,
+    extract: str | None = None,
+    store_options: dict[str, Any] | None = None,
+) -> bytes:
+    doc = get_store(input_format).parse(data)
+    decrypt_document(doc, options)
+    out_format = output_format or input_format
+    if extract is not None:
+        return extract_value(doc, parse_tree_path(extract), out_format)
+    return render(doc, out_format, None, store_options)
+
+
+# --------------------------------------------------------------------------------------------
+# --extract paths
+
+_PATH_COMPONENT = re.compile(r"\[([^\[\]]*)\]")
+
+
+def parse_tree_path(text: str) -> list[str | int]:
+    """``["a"][0]['b']`` -> ``["a", 0, "b"]`` (sops's index syntax; quotes make a key)."""
+    if not text.startswith("[") or _PATH_COMPONENT.sub("", text) != "":
+        raise InvalidTreePath(f"invalid tree path {text!r}", hint='use a path like \'["key"][0]\'')
+    parts: list[str | int] = []
+    for raw in _PATH_COMPONENT.findall(text):
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+            parts.append(raw[1:-1])
+        elif raw.isdigit():
+            parts.append(int(raw))
+        else:
+            raise InvalidTreePath(f"invalid tree path component [{raw}]", hint='quote keys: ["key"]')
+    return parts
+
+
+def lookup(doc: Document, path: Sequence[str | int]) -> Node:
+    node: Node = doc.branches[0] if doc.branches else MappingNode()
+    for part in path:
+        if isinstance(node, MappingNode) and isinstance(part, str):
+            found = node.get(part)
+            if found is None:
+                raise GenericError(f"component [{part!r}] not found")
+            node = found
+        elif isinstance(node, SeqNode) and isinstance(part, int):
+            items = [i for i in node.items if not isinstance(i, Comment)]
+            if part >= len(items):
+                raise GenericError(f"index [{part}] is out of range")
+            node = items[part]
+        else:
+            raise GenericError(f"component [{part!r}] not found")
+    return node
+
+
+def extract_value(doc: Document, path: Sequence[str | int], output_format: str) -> bytes:
+    node = lookup(doc, path)
+    if isinstance(node, Scalar):
+        if isinstance(node.value, str):
+            return node.value.encode("utf-8", "surrogateescape")
+        from pysops.document import to_python
+
+        text = _scalar_text(node.value)
+        return (text + "\n").encode() if output_format == "yaml" else text.encode()
+    if isinstance(node, MappingNode):
+        sub = Document(format="extract", branches=[node])
+        return get_store(output_format).render(sub, None, None)
+    wrapper = Document(format="extract", branches=[MappingNode([Entry("_", node)])])
+    import json
+
+    from pysops.document import to_python
+
+    return (json.dumps(to_python(wrapper.branches[0])["_"], default=str) + "\n").encode()
+
+
+def _scalar_text(value: Value | None) -> str:
+    from pysops.values import format_float_g
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format_float_g(value)
+    return str(value)
+
+
+__all__ = [
+    "DecryptOptions",
+    "EncryptOptions",
+    "decrypt_bytes",
+    "decrypt_document",
+    "encrypt_bytes",
+    "encrypt_document",
+    "field",
+]

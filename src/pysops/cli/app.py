@@ -1,0 +1,250 @@
+"""The typer application: one function per command, each a thin layer over ``pysops.api``."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, Optional
+
+import typer
+
+from pysops.cli.inputs import (
+    absolute,
+    encryption_options,
+    check_output_flags,
+    load_config,
+    pick_format,
+    read_input,
+    store_options,
+    write_output,
+)
+from pysops.errors import ConflictingParameters, GenericError, PysopsError
+from pysops.keys import REGISTRY
+
+app = typer.Typer(
+    name="pysops",
+    help="Encrypted, git-friendly secrets files in the SOPS format (compatible with sops 3.11).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state: dict[str, Any] = {}
+
+
+@app.callback()
+def _global(
+    config: Annotated[Optional[str], typer.Option("--config", help="path to .sops.yaml / .sops-policy.yaml")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="more log output")] = False,
+    disable_version_check: Annotated[
+        bool, typer.Option("--disable-version-check", help="accepted for sops compatibility (pysops never phones home)")
+    ] = False,
+) -> None:
+    _state["config"] = config or os.environ.get("SOPS_CONFIG")
+    _state["verbose"] = verbose
+
+
+def with_recipient_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one ``--<type>`` option per registered recipient type and pass them as ``recipients``."""
+    sig = inspect.signature(fn, eval_str=True)
+    params = [p for p in sig.parameters.values() if p.name != "recipients"]
+    extra = []
+    for spec in REGISTRY:
+        extra.append(
+            inspect.Parameter(
+                f"recipient_{spec.name}",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[
+                    Optional[str],
+                    typer.Option(
+                        f"--{spec.cli_flag.replace('_', '-')}",
+                        help=f"comma separated {spec.name} recipients [env {spec.env_recipients}]",
+                    ),
+                ],
+            )
+        )
+
+    @wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        recipients = {spec.name: kwargs.pop(f"recipient_{spec.name}", None) for spec in REGISTRY}
+        return fn(recipients=recipients, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    return wrapper
+
+
+FileArg = Annotated[Optional[str], typer.Argument(help="the file ('-' or none: standard input)")]
+InPlace = Annotated[bool, typer.Option("--in-place", "-i", help="write the result back to the file")]
+Output = Annotated[Optional[str], typer.Option("--output", help="write the result to this file")]
+InputType = Annotated[Optional[str], typer.Option("--input-type", help="yaml, json, dotenv, ini or binary")]
+OutputType = Annotated[Optional[str], typer.Option("--output-type", help="yaml, json, dotenv, ini or binary")]
+FilenameOverride = Annotated[
+    Optional[str], typer.Option("--filename-override", help="file name used for config rules and formats")
+]
+
+
+@app.command()
+@with_recipient_flags
+def encrypt(
+    file: FileArg = None,
+    in_place: InPlace = False,
+    output: Output = None,
+    input_type: InputType = None,
+    output_type: OutputType = None,
+    filename_override: FilenameOverride = None,
+    unencrypted_suffix: Annotated[Optional[str], typer.Option(help="keys ending with this stay plaintext")] = None,
+    encrypted_suffix: Annotated[Optional[str], typer.Option(help="only keys ending with this are encrypted")] = None,
+    unencrypted_regex: Annotated[Optional[str], typer.Option(help="keys matching this stay plaintext")] = None,
+    encrypted_regex: Annotated[Optional[str], typer.Option(help="only keys matching this are encrypted")] = None,
+    unencrypted_comment_regex: Annotated[
+        Optional[str], typer.Option(help="values after a comment matching this stay plaintext")
+    ] = None,
+    encrypted_comment_regex: Annotated[
+        Optional[str], typer.Option(help="only values after a comment matching this are encrypted")
+    ] = None,
+    mac_only_encrypted: Annotated[bool, typer.Option(help="compute the MAC over encrypted values only")] = False,
+    shamir_secret_sharing_threshold: Annotated[
+        int, typer.Option(help="number of key groups needed to decrypt")
+    ] = 0,
+    recipients: dict[str, Optional[str]] | None = None,
+) -> None:
+    """Encrypt a file and print it (or write it with -i / --output)."""
+    from pysops import api
+
+    inp = read_input(file, filename_override)
+    check_output_flags(in_place, output, inp)
+    if inp.name_for_rules is None and not input_type:
+        raise ConflictingParameters(
+            "reading from standard input needs --filename-override (or --input-type)",
+            hint="e.g. pysops encrypt --filename-override secrets.yaml < secrets.yaml",
+        )
+    in_fmt = pick_format(input_type, inp.name_for_rules)
+    out_fmt = pick_format(output_type, inp.name_for_rules, default=in_fmt) if output_type else in_fmt
+    cfg = load_config(absolute(inp.name_for_rules), _state.get("config"))
+    flag_selection = {
+        "unencrypted_suffix": unencrypted_suffix,
+        "encrypted_suffix": encrypted_suffix,
+        "unencrypted_regex": unencrypted_regex,
+        "encrypted_regex": encrypted_regex,
+        "unencrypted_comment_regex": unencrypted_comment_regex,
+        "encrypted_comment_regex": encrypted_comment_regex,
+    }
+    chosen = [(k, v) for k, v in flag_selection.items() if v is not None]
+    if len(chosen) > 1:
+        raise ConflictingParameters(
+            "only one of the suffix/regex selection options can be used", hint=f"got {', '.join(k for k, _ in chosen)}"
+        )
+    options = encryption_options(
+        cfg,
+        absolute(inp.name_for_rules),
+        recipient_flags={k: v for k, v in (recipients or {}).items() if v},
+        env=os.environ,
+        selection=chosen[0] if chosen else None,
+        shamir_threshold=shamir_secret_sharing_threshold,
+        mac_only_encrypted=mac_only_encrypted,
+    )
+    result = api.encrypt_bytes(
+        inp.data,
+        options,
+        input_format=in_fmt,
+        output_format=out_fmt,
+        store_options=store_options(cfg, out_fmt),
+    )
+    write_output(result, in_place=in_place, output=output, inp=inp, private=False)
+
+
+@app.command()
+def decrypt(
+    file: FileArg = None,
+    in_place: InPlace = False,
+    output: Output = None,
+    input_type: InputType = None,
+    output_type: OutputType = None,
+    filename_override: FilenameOverride = None,
+    extract: Annotated[Optional[str], typer.Option(help="""print one value or branch, e.g. '["a"][0]'""")] = None,
+    ignore_mac: Annotated[bool, typer.Option(help="do not verify the MAC")] = False,
+    decryption_order: Annotated[
+        Optional[str], typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER")
+    ] = None,
+) -> None:
+    """Decrypt a file and print it (or write it with -i / --output)."""
+    from pysops.cli import fast
+
+    fast.run_decrypt(
+        file=file,
+        in_place=in_place,
+        output=output,
+        input_type=input_type,
+        output_type=output_type,
+        filename_override=filename_override,
+        extract=extract,
+        ignore_mac=ignore_mac,
+        decryption_order=decryption_order,
+        config_flag=_state.get("config"),
+    )
+
+
+@app.command()
+def filestatus(
+    file: Annotated[str, typer.Argument(help="the file")],
+    input_type: InputType = None,
+) -> None:
+    """Print {"encrypted":true} when the file has complete sops metadata, else {"encrypted":false}."""
+    from pysops.formats import get_store
+
+    inp = read_input(file, None)
+    fmt = pick_format(input_type, inp.name_for_rules)
+    try:
+        doc = get_store(fmt).parse(inp.data)
+        meta = doc.metadata
+        encrypted = bool(meta) and bool(meta.get("version")) and bool(meta.get("mac"))  # type: ignore[union-attr]
+    except PysopsError:
+        encrypted = False
+    sys.stdout.write(json.dumps({"encrypted": encrypted}, separators=(",", ":")) + "\n")
+
+
+@app.command()
+def keygen(
+    output: Annotated[
+        Optional[str],
+        typer.Option("--output", "-o", help="identity file to create (default: sops's keys.txt location)"),
+    ] = None,
+) -> None:
+    """Create an age identity file (mode 0600) and print its public recipient."""
+    from pysops.keys.age import generate_identity_file
+
+    path = generate_identity_file(output, os.environ)
+    sys.stderr.write(f"pysops: wrote identity to {path}\n")
+    sys.stdout.write(path.read_text().splitlines()[1].removeprefix("# public key: ") + "\n")
+
+
+def run(args: list[str]) -> int:
+    """Run the typer app in non-standalone mode so errors come back to ``cli.main``.
+
+    typer vendors click, so its exceptions are recognised by their shape, not imported.
+    """
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="pysops", standalone_mode=False)
+    except PysopsError:
+        raise
+    except Exception as exc:
+        kind = type(exc).__name__
+        if kind == "NoArgsIsHelpError":
+            sys.stdout.write(exc.ctx.get_help() + "\n")  # type: ignore[attr-defined]
+            return 0
+        if kind == "Exit":
+            return int(getattr(exc, "exit_code", 0))
+        if kind == "Abort":
+            raise GenericError("aborted") from None
+        if hasattr(exc, "format_message"):
+            raise GenericError(exc.format_message(), hint="see `pysops --help`") from None
+        raise
+    return int(result) if isinstance(result, int) else 0

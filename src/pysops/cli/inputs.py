@@ -1,0 +1,137 @@
+"""What every command does with files: read the input, pick formats, find config, write output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pysops.errors import ConflictingParameters, CouldNotReadInputFile, NoFileSpecified
+
+FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+
+
+@dataclass
+class Input:
+    data: bytes
+    path: str | None  # None for stdin
+    name_for_rules: str | None  # --filename-override or the path
+
+
+def read_input(file: str | None, filename_override: str | None) -> Input:
+    if file is None or file == "-":
+        data = sys.stdin.buffer.read()
+        return Input(data, None, filename_override)
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise NoFileSpecified(f'cannot operate on non-existent file "{file}"') from None
+    except IsADirectoryError:
+        raise CouldNotReadInputFile(f"{file} is a directory") from None
+    except OSError as exc:
+        raise CouldNotReadInputFile(f"cannot read {file}: {exc.strerror}") from None
+    return Input(data, file, filename_override or file)
+
+
+def pick_format(explicit: str | None, name: str | None, default: str = "binary") -> str:
+    """``--input-type``/``--output-type`` if valid, else the file name's extension (as sops does)."""
+    if explicit:
+        if explicit in FORMATS:
+            return explicit
+        if explicit == "env":
+            return "dotenv"
+    if name:
+        from pysops.formats import format_for_path
+
+        return format_for_path(name)
+    return default
+
+
+def check_output_flags(in_place: bool, output: str | None, inp: Input) -> None:
+    if in_place and output:
+        raise ConflictingParameters("--in-place and --output cannot be used together")
+    if in_place and inp.path is None:
+        raise ConflictingParameters("--in-place needs a file, not standard input")
+
+
+def write_output(data: bytes, *, in_place: bool, output: str | None, inp: Input, private: bool) -> None:
+    from pysops.atomic import write_atomic
+
+    if in_place:
+        assert inp.path is not None
+        write_atomic(inp.path, data, private=private)
+    elif output:
+        write_atomic(output, data, private=private)
+    else:
+        out = sys.stdout.buffer
+        out.write(data)
+        out.flush()
+
+
+def load_config(name: str | None, config_flag: str | None) -> Any:
+    """The Config for a file (None when there is none). Imported lazily: decrypt stays light."""
+    from pysops import config
+
+    cfg = config.discover_config(name, explicit=config_flag, env=os.environ, cwd=os.getcwd())
+    for warning in cfg.warnings:
+        sys.stderr.write(f"pysops: warning: {warning}\n")
+    return cfg
+
+
+def store_options(cfg: Any, fmt: str) -> dict[str, Any]:
+    if cfg is None:
+        return {}
+    from pysops import config
+
+    opts: dict[str, Any] = config.store_options(cfg, fmt)
+    return opts
+
+
+def absolute(name: str | None) -> str | None:
+    return str(Path(name).absolute()) if name else None
+
+
+def encryption_options(
+    cfg: Any,
+    name: str | None,
+    *,
+    recipient_flags: dict[str, str],
+    env: Any,
+    selection: tuple[str, str] | None,
+    shamir_threshold: int,
+    mac_only_encrypted: bool,
+) -> Any:
+    """Combine CLI flags, SOPS_*_RECIPIENTS variables and the creation rule like sops does:
+    recipients from flags, else from the environment, else from the matching creation rule;
+    selection/threshold/mac_only_encrypted from flags, else from the rule."""
+    from pysops import api, config
+    from pysops.errors import NoMatchingCreationRule
+
+    recipients = config.recipients_from_flags(recipient_flags, env)
+    rule = None
+    if cfg is not None:
+        try:
+            rule = cfg.rule_for(name or "", with_keys=not recipients)
+        except NoMatchingCreationRule:
+            if not recipients:
+                raise
+    if recipients:
+        groups: list[list[Any]] = [list(recipients)]
+    elif rule is not None:
+        groups = [list(g) for g in rule.key_groups]
+    else:
+        from pysops.errors import GenericError
+
+        raise GenericError(
+            "no recipients: nothing to encrypt the data key for",
+            hint="pass --age/--pgp, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml",
+        )
+    return api.EncryptOptions(
+        key_groups=groups,
+        shamir_threshold=shamir_threshold or (rule.shamir_threshold if rule is not None else 0),
+        selection=selection or (rule.selection if rule is not None else None),
+        mac_only_encrypted=mac_only_encrypted or (rule.mac_only_encrypted if rule is not None else False),
+    )

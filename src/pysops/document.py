@@ -1,0 +1,158 @@
+"""The format-neutral document model.
+
+A store (``pysops.formats.<fmt>``) parses text into a ``Document``: one ``Mapping`` per document
+(YAML may have several), built from ``Mapping`` / ``Sequence`` containers, ``Scalar`` leaves and
+``Comment`` items, in document order. Leaves parsed from text remember where they stood
+(``span``, offsets into ``Document.text``) and how they were written (``style``, format specific),
+so a store can render a changed tree by splicing only the leaves whose value changed.
+
+This module has no I/O, no crypto and no knowledge of any format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from pysops.values import GoTime, Value
+
+
+@dataclass(eq=False)
+class Scalar:
+    """A leaf value.
+
+    ``value`` is the typed Python value (str, int, float, bool, GoTime, bytes) or None for null.
+    ``span`` is ``(start, end)`` in the source text, or None for a leaf that was not parsed from text.
+    ``style`` is a hint of the store that parsed it (for YAML: "", "'", '"', "|", ">", and a
+    leading "f" in flow context). ``changed`` is set by ``set()``; stores splice only changed leaves.
+    """
+
+    value: Value | None
+    span: tuple[int, int] | None = None
+    style: str = ""
+    changed: bool = False
+
+    def set(self, value: Value | None) -> None:
+        self.value = value
+        self.changed = True
+
+
+@dataclass(eq=False)
+class Comment:
+    """A comment; ``text`` is what follows the comment marker (``# top`` -> ``" top"``).
+
+    An encrypted comment holds its ``ENC[...]`` string in ``text``.
+    """
+
+    text: str
+    span: tuple[int, int] | None = None
+    style: str = ""
+    changed: bool = False
+
+    def set(self, text: str) -> None:
+        self.text = text
+        self.changed = True
+
+
+Node = Union["Mapping", "Sequence", Scalar]
+
+
+@dataclass(eq=False)
+class Entry:
+    """One ``key: value`` pair of a mapping; keys are never encrypted."""
+
+    key: str
+    value: Node
+
+
+@dataclass(eq=False)
+class Mapping:
+    """An ordered mapping. Items are entries and comments, in document order; duplicate keys are kept."""
+
+    items: list[Entry | Comment] = field(default_factory=list)
+    span: tuple[int, int] | None = None
+    style: str = ""
+
+    def entries(self) -> Iterator[Entry]:
+        for item in self.items:
+            if isinstance(item, Entry):
+                yield item
+
+    def get(self, key: str) -> Node | None:
+        for entry in self.entries():
+            if entry.key == key:
+                return entry.value
+        return None
+
+
+@dataclass(eq=False)
+class Sequence:
+    """An ordered list of nodes and comments."""
+
+    items: list[Node | Comment] = field(default_factory=list)
+    span: tuple[int, int] | None = None
+    style: str = ""
+
+
+@dataclass(eq=False)
+class Document:
+    """A parsed file.
+
+    ``branches``: one Mapping per document (YAML multi-document files have several; an empty YAML
+    document is an empty Mapping). ``metadata``: the ``sops`` block as plain Python data (dicts,
+    lists, str, int, bool) exactly as read, or None when the file has none; it is not part of
+    ``branches``. ``text``: the source the spans refer to (str for text formats, bytes for binary).
+    ``state``: private data of the store that parsed it (e.g. where the metadata block stood).
+    """
+
+    format: str
+    branches: list[Mapping]
+    text: str | bytes | None = None
+    metadata: dict[str, Any] | None = None
+    state: Any = None
+
+
+def walk_leaves(
+    node: Node | Comment, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Scalar | Comment]]:
+    """Yield ``(path, leaf)`` in document order, depth first.
+
+    ``path`` is the list of mapping keys from the root (list indices are not part of it, as in
+    sops's AAD). Comments are yielded with the path of the container that holds them.
+    """
+    if isinstance(node, (Scalar, Comment)):
+        yield path, node
+    elif isinstance(node, Mapping):
+        for item in node.items:
+            if isinstance(item, Comment):
+                yield path, item
+            else:
+                yield from walk_leaves(item.value, path + (item.key,))
+    else:
+        for element in node.items:
+            yield from walk_leaves(element, path)
+
+
+def to_python(node: Node) -> Any:
+    """A plain Python view of a node (dict/list/values), comments dropped; duplicate keys: last wins."""
+    if isinstance(node, Scalar):
+        return node.value
+    if isinstance(node, Mapping):
+        return {entry.key: to_python(entry.value) for entry in node.entries()}
+    return [to_python(item) for item in node.items if not isinstance(item, Comment)]
+
+
+__all__ = [
+    "Comment",
+    "Document",
+    "Entry",
+    "GoTime",
+    "Mapping",
+    "Node",
+    "Scalar",
+    "Sequence",
+    "Value",
+    "to_python",
+    "walk_leaves",
+]

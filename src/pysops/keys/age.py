@@ -1,0 +1,235 @@
+"""age recipients (X25519 ``age1…`` and SSH ``ssh-ed25519``/``ssh-rsa`` public keys) via pyrage.
+
+``enc`` is an ASCII-armored age file whose payload is the data key (format.md §4). Identities are
+gathered from every source sops reads (format.md §6.2) once per ``KeyContext``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import pyrage
+
+from pysops.errors import ConfigError, KeySourceError, NotMyKey
+from pysops.keys import KeyContext, WrappedKey
+from pysops.values import GoTime
+
+_ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
+_ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
+
+_Identity = Union[pyrage.x25519.Identity, pyrage.ssh.Identity]
+
+
+def armor(data: bytes) -> str:
+    import base64
+
+    b64 = base64.b64encode(data).decode("ascii")
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+    return _ARMOR_BEGIN + "\n" + "\n".join(lines) + "\n" + _ARMOR_END + "\n"
+
+
+def dearmor(text: str) -> bytes:
+    import base64
+    import binascii
+
+    body = text.strip()
+    if not (body.startswith(_ARMOR_BEGIN) and body.endswith(_ARMOR_END)):
+        raise KeySourceError("age: the wrapped data key is not an armored age file")
+    inner = body[len(_ARMOR_BEGIN) : -len(_ARMOR_END)]
+    try:
+        return base64.b64decode("".join(inner.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeySourceError("age: the wrapped data key has invalid base64") from None
+
+
+@dataclass(frozen=True)
+class AgeRecipient:
+    recipient: str
+    type: str = "age"
+
+    @property
+    def id(self) -> str:
+        return self.recipient
+
+    def _pyrage(self) -> pyrage.x25519.Recipient | pyrage.ssh.Recipient:
+        try:
+            if self.recipient.startswith("ssh-"):
+                return pyrage.ssh.Recipient.from_str(self.recipient)
+            return pyrage.x25519.Recipient.from_str(self.recipient)
+        except pyrage.RecipientError:
+            raise ConfigError(f"age: malformed recipient {self.recipient!r}") from None
+
+    def wrap(self, data_key: bytes, created_at: GoTime) -> WrappedKey:
+        enc = armor(pyrage.encrypt(data_key, [self._pyrage()]))
+        return WrappedKey("age", {"recipient": self.recipient, "enc": enc})
+
+
+def _parse_identities(text: str, source: str) -> list[_Identity]:
+    identities: list[_Identity] = []
+    stripped = text.lstrip()
+    if stripped.startswith("age-encryption.org") or stripped.startswith(_ARMOR_BEGIN):
+        raise KeySourceError(
+            f"age: {source} is a passphrase-protected identity file, which pysops cannot use yet",
+            hint="decrypt it with `age -d` into a file readable only by you and point SOPS_AGE_KEY_FILE at it",
+        )
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("AGE-SECRET-KEY-1"):
+            try:
+                identities.append(pyrage.x25519.Identity.from_str(line))
+            except pyrage.IdentityError:
+                raise KeySourceError(f"age: {source} holds a malformed identity") from None
+        elif line.startswith("AGE-PLUGIN-"):
+            raise KeySourceError(f"age: {source} holds a plugin identity, which pysops does not support yet")
+        else:
+            raise KeySourceError(f"age: {source} holds a line that is not an age identity")
+    return identities
+
+
+def _ssh_identity(path: Path, source: str) -> list[_Identity]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeySourceError(f"age: cannot read {source} {path}: {exc.strerror}") from None
+    try:
+        return [pyrage.ssh.Identity.from_buffer(data)]
+    except pyrage.IdentityError:
+        raise KeySourceError(f"age: {source} {path} is not a usable unencrypted SSH private key") from None
+
+
+def default_keys_path(env: Mapping[str, str]) -> Path:
+    """``<UserConfigDir>/sops/age/keys.txt`` as Go's os.UserConfigDir computes it."""
+    import sys
+
+    if sys.platform == "darwin" and not env.get("XDG_CONFIG_HOME"):
+        base = Path(env.get("HOME", "~")).expanduser() / "Library" / "Application Support"
+    elif os.name == "nt":
+        base = Path(env.get("APPDATA", ""))
+    else:
+        xdg = env.get("XDG_CONFIG_HOME")
+        base = Path(xdg) if xdg else Path(env.get("HOME", "~")).expanduser() / ".config"
+    return base / "sops" / "age" / "keys.txt"
+
+
+def load_identities(env: Mapping[str, str]) -> tuple[list[_Identity], list[str]]:
+    """All identities from sops's sources, and the errors met on the way (reported on failure)."""
+    identities: list[_Identity] = []
+    errors: list[str] = []
+
+    def attempt(fn: Any, *args: Any) -> None:
+        try:
+            identities.extend(fn(*args))
+        except KeySourceError as exc:
+            errors.append(exc.message)
+
+    home = Path(env.get("HOME", "~")).expanduser()
+    ssh_file = env.get("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+    if ssh_file:
+        attempt(_ssh_identity, Path(ssh_file), "SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+    for name in ("id_ed25519", "id_rsa"):
+        candidate = home / ".ssh" / name
+        if candidate.is_file():
+            attempt(_ssh_identity, candidate, "SSH key")
+    if env.get("SOPS_AGE_KEY"):
+        attempt(_parse_identities, env["SOPS_AGE_KEY"], "SOPS_AGE_KEY")
+    key_file = env.get("SOPS_AGE_KEY_FILE")
+    if key_file:
+        try:
+            attempt(_parse_identities, Path(key_file).read_text(encoding="utf-8"), "SOPS_AGE_KEY_FILE")
+        except OSError as exc:
+            errors.append(f"age: cannot read SOPS_AGE_KEY_FILE {key_file}: {exc.strerror}")
+    key_cmd = env.get("SOPS_AGE_KEY_CMD")
+    if key_cmd:
+        try:
+            out = subprocess.run(
+                shlex.split(key_cmd), capture_output=True, check=True, env=dict(env), timeout=120
+            ).stdout
+            attempt(_parse_identities, out.decode("utf-8"), "the output of SOPS_AGE_KEY_CMD")
+        except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
+            errors.append("age: SOPS_AGE_KEY_CMD failed")
+    default = default_keys_path(env)
+    if default.is_file():
+        try:
+            attempt(_parse_identities, default.read_text(encoding="utf-8"), str(default))
+        except OSError as exc:
+            errors.append(f"age: cannot read {default}: {exc.strerror}")
+    return identities, errors
+
+
+class _AgeKeyType:
+    name = "age"
+
+    def parse_recipient(self, text: str) -> AgeRecipient:
+        recipient = AgeRecipient(text.strip())
+        recipient._pyrage()  # validate now, not at wrap time (plugin recipients are refused here)
+        return recipient
+
+    def recipient_from_config(self, item: Any) -> AgeRecipient:
+        if not isinstance(item, str):
+            raise ConfigError("age: a key group's age entries must be recipient strings")
+        return self.parse_recipient(item)
+
+    def from_metadata(self, stanza: Mapping[str, Any]) -> WrappedKey:
+        return WrappedKey(
+            "age", {"recipient": str(stanza.get("recipient", "")), "enc": str(stanza.get("enc", ""))}
+        )
+
+    def recipient_of(self, wrapped: WrappedKey) -> AgeRecipient:
+        return AgeRecipient(str(wrapped.fields.get("recipient", "")))
+
+    def unwrap(self, wrapped: WrappedKey, context: KeyContext) -> bytes:
+        cached = context.cache.get("age")
+        if cached is None:
+            cached = load_identities(context.env)
+            context.cache["age"] = cached
+        identities, errors = cached
+        if not identities:
+            detail = "; ".join(errors) if errors else f"no identity found (looked in SOPS_AGE_KEY, " \
+                f"SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, ~/.ssh and {default_keys_path(context.env)})"
+            raise NotMyKey(f"age: {detail}")
+        try:
+            return pyrage.decrypt(dearmor(wrapped.enc), identities)
+        except pyrage.DecryptError:
+            raise NotMyKey(f"age: no identity matches recipient {wrapped.fields.get('recipient')}") from None
+
+
+KEY_TYPE = _AgeKeyType()
+
+
+def generate_identity_file(path: str | None, env: Mapping[str, str], now: GoTime | None = None) -> Path:
+    """Create a new age identity file (0600, like age-keygen) and return its path.
+
+    The default location is sops's default keys.txt. An existing file is never overwritten.
+    """
+    from datetime import datetime, timezone
+
+    target = Path(path) if path else default_keys_path(env)
+    identity = pyrage.x25519.Identity.generate()
+    if now is None:
+        t = datetime.now(timezone.utc)
+        now = GoTime(t.year, t.month, t.day, t.hour, t.minute, t.second)
+    text = (
+        f"# created: {now.rfc3339()}\n# public key: {identity.to_public()}\n{identity}\n"
+    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeySourceError(
+            f"{target} already exists; pysops will not overwrite an identity file",
+            hint="choose another file with --output",
+            exit_code=1,
+        ) from None
+    except OSError as exc:
+        raise KeySourceError(f"cannot create {target}: {exc.strerror}", exit_code=3) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return target

@@ -1,0 +1,50 @@
+"""Which leaves are encrypted (format.md §1.5): one pure function over a leaf's path and comments."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+
+@lru_cache(maxsize=64)
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def should_encrypt(path: Sequence[str], comments: Sequence[str], selection: tuple[str, str] | None) -> bool:
+    """Whether the leaf at ``path`` (mapping keys from the root) is encrypted.
+
+    ``comments`` are the texts of the comments in the active comment stack (the comments directly
+    before the leaf or one of its ancestors). ``selection`` is ``(option, value)`` or None for the
+    default ``unencrypted_suffix: _unencrypted``.
+    """
+    option, value = selection or ("unencrypted_suffix", "_unencrypted")
+    if option == "unencrypted_suffix":
+        return not any(component.endswith(value) for component in path)
+    if option == "encrypted_suffix":
+        return any(component.endswith(value) for component in path)
+    if option == "unencrypted_regex":
+        pattern = _compile(value)
+        return not any(pattern.search(component) for component in path)
+    if option == "encrypted_regex":
+        pattern = _compile(value)
+        return any(pattern.search(component) for component in path)
+    if option == "unencrypted_comment_regex":
+        pattern = _compile(value)
+        return not any(pattern.search(comment) for comment in comments)
+    if option == "encrypted_comment_regex":
+        pattern = _compile(value)
+        return any(pattern.search(comment) for comment in comments)
+    raise ValueError(f"unknown selection option {option}")
+
+
+def should_encrypt_comment(text: str, selection: tuple[str, str] | None) -> bool:
+    """Whether a comment is encrypted (checked against sops 3.11): always under the suffix and key
+    regex modes; under ``unencrypted_comment_regex`` unless the comment itself matches (the marker
+    stays readable); never under ``encrypted_comment_regex``."""
+    if selection is None or not selection[0].endswith("_comment_regex"):
+        return True
+    if selection[0] == "unencrypted_comment_regex":
+        return _compile(selection[1]).search(text) is None
+    return False
