@@ -243,14 +243,14 @@ def test_path_regex_is_searched_not_anchored_and_first_match_wins(tmp_path: Path
         f"  - age: {A3}\n"
         "  - path_regex: '['\n"  # never reached: later rules are not even compiled
     )
-    assert rule_from(tmp_path, text, "a/my-secret.yaml").index == 0
-    assert rule_from(tmp_path, text, "a/other.yaml").index == 1
+    assert rule_from(tmp_path, text, "a/my-secret.yaml").position == 0
+    assert rule_from(tmp_path, text, "a/other.yaml").position == 1
     last = rule_from(tmp_path, text, "a/other.json")
-    assert (last.index, last.path_regex, ids(last.key_groups[0])) == (2, None, [("age", A3)])
+    assert (last.position, last.path_regex, ids(last.key_groups[0])) == (2, None, [("age", A3)])
 
 
 def test_empty_path_regex_is_a_catch_all(tmp_path: Path) -> None:
-    assert rule_from(tmp_path, f"creation_rules:\n  - path_regex: ''\n    age: {A1}\n").index == 0
+    assert rule_from(tmp_path, f"creation_rules:\n  - path_regex: ''\n    age: {A1}\n").position == 0
 
 
 def test_invalid_path_regex(tmp_path: Path) -> None:
@@ -489,12 +489,12 @@ def test_sops_functional_config() -> None:
     two = cfg.rule_for("test_roundtrip_keygroups.yaml", cwd=cwd)
     assert [ids(g) for g in two.key_groups] == [[("pgp", FP1)], [("pgp", FP2)]]
     missing = cfg.rule_for("test_roundtrip_keygroups_missing_decryption_key.yaml", cwd=cwd)
-    assert (missing.index, [ids(g) for g in missing.key_groups]) == (
+    assert (missing.position, [ids(g) for g in missing.key_groups]) == (
         1,
         [[("pgp", FP1)], [("pgp", "B611A2F9F11D0FF82568805119F9B5DAEA91FF86")]],
     )
     catch_all = cfg.rule_for(str(FIXTURE.parent / "sub" / "anything.json"), cwd="/")
-    assert (catch_all.index, [ids(g) for g in catch_all.key_groups]) == (5, [[("pgp", FP1)]])
+    assert (catch_all.position, [ids(g) for g in catch_all.key_groups]) == (5, [[("pgp", FP1)]])
     for name, message in [
         ("test_no_keygroups.yaml", "creation rule 3: the rule has no keys"),
         ("test_zero_keygroups.yaml", "creation rule 4: key_groups is empty"),

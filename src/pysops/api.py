@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from pysops import policy
 from pysops.crypto import shamir
 from pysops.crypto.cipher import decrypt_value, encrypt_comment, encrypt_value, is_encrypted
 from pysops.crypto.mac import compute_mac, encrypt_mac, verify_mac
 from pysops.crypto.stash import IVStash
-from pysops.document import Comment, Document, Entry, Mapping as MappingNode, Node, Scalar, Sequence as SeqNode
+from pysops.document import Comment, Document, Entry, Node, Scalar
+from pysops.document import Mapping as MappingNode
+from pysops.document import Sequence as SeqNode
 from pysops.errors import (
     CouldNotRetrieveKey,
     DecryptionFailed,
@@ -43,21 +43,28 @@ Clock = Callable[[], GoTime]
 
 
 def now_utc() -> GoTime:
+    from datetime import datetime, timezone
+
     t = datetime.now(timezone.utc)
     return GoTime(t.year, t.month, t.day, t.hour, t.minute, t.second, 0, 0)
 
 
-@dataclass
 class EncryptOptions:
-    """What ``encrypt`` needs besides the document: key groups and the selection settings."""
+    """What ``encrypt`` needs besides the document: key groups and the selection settings.
+    Checked on construction (exit 1 for no recipients or a bad Shamir threshold)."""
 
-    key_groups: Sequence[Sequence[Recipient]]
-    shamir_threshold: int = 0
-    selection: tuple[str, str] | None = None
-    mac_only_encrypted: bool = False
-
-    def __post_init__(self) -> None:
-        groups = [g for g in self.key_groups]
+    def __init__(
+        self,
+        key_groups: Sequence[Sequence[Recipient]],
+        shamir_threshold: int = 0,
+        selection: tuple[str, str] | None = None,
+        mac_only_encrypted: bool = False,
+    ) -> None:
+        self.key_groups = key_groups
+        self.shamir_threshold = shamir_threshold
+        self.selection = selection
+        self.mac_only_encrypted = mac_only_encrypted
+        groups = list(self.key_groups)
         if not groups or not any(groups):
             raise GenericError(
                 "no recipients: nothing to encrypt the data key for",
@@ -76,20 +83,27 @@ class EncryptOptions:
                 )
 
 
-@dataclass
 class DecryptOptions:
-    ignore_mac: bool = False
-    decryption_order: Sequence[str] | None = None
-    env: Mapping[str, str] | None = None
-    context: KeyContext | None = None
+    """``env`` defaults to os.environ; a shared ``context`` lets several files reuse loaded identities."""
+
+    def __init__(
+        self,
+        ignore_mac: bool = False,
+        decryption_order: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        context: KeyContext | None = None,
+    ) -> None:
+        self.ignore_mac = ignore_mac
+        self.decryption_order = decryption_order
+        self.env = env
+        self.context = context
 
 
 # --------------------------------------------------------------------------------------------
 # Walking the tree
 
 
-@dataclass
-class _Visit:
+class _Visit(NamedTuple):
     path: tuple[str, ...]
     leaf: Scalar | Comment
     comments: tuple[str, ...] = ()
@@ -222,7 +236,7 @@ def wrap_data_key(
     if len(groups) == 1:
         return [[r.wrap(data_key, created_at) for r in groups[0]]]
     shares = shamir.split(data_key, len(groups), threshold or len(groups), randbytes)
-    return [[r.wrap(share, created_at) for r in group] for share, group in zip(shares, groups)]
+    return [[r.wrap(share, created_at) for r in group] for share, group in zip(shares, groups, strict=True)]
 
 
 def parse_decryption_order(text: str | None) -> list[str]:
@@ -470,5 +484,4 @@ __all__ = [
     "decrypt_document",
     "encrypt_bytes",
     "encrypt_document",
-    "field",
 ]

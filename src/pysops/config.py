@@ -32,9 +32,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from pysops import keys
 from pysops.errors import ConfigError, NoMatchingCreationRule, PysopsError
@@ -89,8 +88,7 @@ _YAML11_BOOLS: dict[str, bool] = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class CreationRule:
+class CreationRule(NamedTuple):
     """The settings a matching creation rule gives a new file.
 
     ``key_groups`` is empty when the caller asked for the rule without its keys (CLI flags
@@ -103,12 +101,11 @@ class CreationRule:
     shamir_threshold: int = 0
     selection: tuple[str, str] | None = None
     mac_only_encrypted: bool = False
-    index: int = 0  # position in creation_rules, for messages
+    position: int = 0  # index in creation_rules, for messages
     path_regex: str | None = None
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """A loaded configuration file (or the empty configuration when none was found).
 
     ``creation_rules`` is the raw list as written (None when the file has none, like sops, which
@@ -120,7 +117,7 @@ class Config:
 
     path: Path | None = None
     creation_rules: tuple[Any, ...] | None = None
-    stores: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    stores: Mapping[str, Mapping[str, Any]] = {}
     policy: Any = None
     destination_rules: Any = None
     warnings: tuple[str, ...] = ()
@@ -286,15 +283,14 @@ def store_options(config: Config | None, format_name: str) -> dict[str, Any]:
 # --- internals -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Where:
+class _Where(NamedTuple):
     """Where in which file a rule lives, to prefix error messages."""
 
     path: Path
-    index: int
+    position: int
 
     def fail(self, message: str, hint: str | None = None) -> NoReturn:
-        raise ConfigError(f"{self.path}: creation rule {self.index + 1}: {message}", hint=hint)
+        raise ConfigError(f"{self.path}: creation rule {self.position + 1}: {message}", hint=hint)
 
 
 def _ancestors(start: str) -> Iterator[str]:
@@ -407,7 +403,7 @@ def _build_rule(raw: Mapping[str, Any], where: _Where, *, with_keys: bool) -> Cr
         shamir_threshold=threshold,
         selection=selection,
         mac_only_encrypted=mac_only,
-        index=where.index,
+        position=where.position,
         path_regex=pattern if isinstance(pattern, str) and pattern else None,
     )
 

@@ -12,14 +12,24 @@ This module has no I/O, no crypto and no knowledge of any format.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, Union
 
 from pysops.values import GoTime, Value
 
 
-@dataclass(eq=False)
-class Scalar:
+class _Node:
+    """Plain classes with __slots__ instead of dataclasses: importing dataclasses costs more than
+    sops needs to decrypt a small file, and slots keep 20,000-leaf trees small and fast."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        slots: tuple[str, ...] = self.__slots__
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in slots)
+        return f"{type(self).__name__}({fields})"
+
+
+class Scalar(_Node):
     """A leaf value.
 
     ``value`` is the typed Python value (str, int, float, bool, GoTime, bytes) or None for null.
@@ -28,27 +38,40 @@ class Scalar:
     leading "f" in flow context). ``changed`` is set by ``set()``; stores splice only changed leaves.
     """
 
-    value: Value | None
-    span: tuple[int, int] | None = None
-    style: str = ""
-    changed: bool = False
+    __slots__ = ("value", "span", "style", "changed")
+
+    def __init__(
+        self,
+        value: Value | None,
+        span: tuple[int, int] | None = None,
+        style: str = "",
+        changed: bool = False,
+    ) -> None:
+        self.value = value
+        self.span = span
+        self.style = style
+        self.changed = changed
 
     def set(self, value: Value | None) -> None:
         self.value = value
         self.changed = True
 
 
-@dataclass(eq=False)
-class Comment:
+class Comment(_Node):
     """A comment; ``text`` is what follows the comment marker (``# top`` -> ``" top"``).
 
     An encrypted comment holds its ``ENC[...]`` string in ``text``.
     """
 
-    text: str
-    span: tuple[int, int] | None = None
-    style: str = ""
-    changed: bool = False
+    __slots__ = ("text", "span", "style", "changed")
+
+    def __init__(
+        self, text: str, span: tuple[int, int] | None = None, style: str = "", changed: bool = False
+    ) -> None:
+        self.text = text
+        self.span = span
+        self.style = style
+        self.changed = changed
 
     def set(self, text: str) -> None:
         self.text = text
@@ -58,21 +81,27 @@ class Comment:
 Node = Union["Mapping", "Sequence", Scalar]
 
 
-@dataclass(eq=False)
-class Entry:
+class Entry(_Node):
     """One ``key: value`` pair of a mapping; keys are never encrypted."""
 
-    key: str
-    value: Node
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: str, value: Node) -> None:
+        self.key = key
+        self.value = value
 
 
-@dataclass(eq=False)
-class Mapping:
+class Mapping(_Node):
     """An ordered mapping. Items are entries and comments, in document order; duplicate keys are kept."""
 
-    items: list[Entry | Comment] = field(default_factory=list)
-    span: tuple[int, int] | None = None
-    style: str = ""
+    __slots__ = ("items", "span", "style")
+
+    def __init__(
+        self, items: list[Entry | Comment] | None = None, span: tuple[int, int] | None = None, style: str = ""
+    ) -> None:
+        self.items: list[Entry | Comment] = [] if items is None else items
+        self.span = span
+        self.style = style
 
     def entries(self) -> Iterator[Entry]:
         for item in self.items:
@@ -86,17 +115,20 @@ class Mapping:
         return None
 
 
-@dataclass(eq=False)
-class Sequence:
+class Sequence(_Node):
     """An ordered list of nodes and comments."""
 
-    items: list[Node | Comment] = field(default_factory=list)
-    span: tuple[int, int] | None = None
-    style: str = ""
+    __slots__ = ("items", "span", "style")
+
+    def __init__(
+        self, items: list[Node | Comment] | None = None, span: tuple[int, int] | None = None, style: str = ""
+    ) -> None:
+        self.items: list[Node | Comment] = [] if items is None else items
+        self.span = span
+        self.style = style
 
 
-@dataclass(eq=False)
-class Document:
+class Document(_Node):
     """A parsed file.
 
     ``branches``: one Mapping per document (YAML multi-document files have several; an empty YAML
@@ -106,11 +138,21 @@ class Document:
     ``state``: private data of the store that parsed it (e.g. where the metadata block stood).
     """
 
-    format: str
-    branches: list[Mapping]
-    text: str | bytes | None = None
-    metadata: dict[str, Any] | None = None
-    state: Any = None
+    __slots__ = ("format", "branches", "text", "metadata", "state")
+
+    def __init__(
+        self,
+        format: str,
+        branches: list[Mapping],
+        text: str | bytes | None = None,
+        metadata: dict[str, Any] | None = None,
+        state: Any = None,
+    ) -> None:
+        self.format = format
+        self.branches = branches
+        self.text = text
+        self.metadata = metadata
+        self.state = state
 
 
 def walk_leaves(

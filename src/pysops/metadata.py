@@ -7,7 +7,6 @@ dotenv/INI give every leaf as a string; ``Metadata.from_dict`` normalises those.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pysops.errors import GenericError, MetadataNotFound
@@ -35,17 +34,33 @@ SELECTION_KEYS = (
 _KNOWN_TOP = {"shamir_threshold", "key_groups", "lastmodified", "mac", "mac_only_encrypted", "version"}
 
 
-@dataclass
 class Metadata:
-    key_groups: list[list[WrappedKey]]
-    lastmodified: str
-    mac: str = ""
-    shamir_threshold: int = 0
-    selection: tuple[str, str] | None = None
-    mac_only_encrypted: bool = False
-    version: str = VERSION
-    #: top-level fields we do not know (kept on rewrite)
-    extra: dict[str, Any] = field(default_factory=dict)
+    """The metadata block. ``extra`` keeps top-level fields pysops does not know (kept on rewrite)."""
+
+    __slots__ = (
+        "key_groups", "lastmodified", "mac", "shamir_threshold", "selection", "mac_only_encrypted",
+        "version", "extra",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        key_groups: list[list[WrappedKey]],
+        lastmodified: str,
+        mac: str = "",
+        shamir_threshold: int = 0,
+        selection: tuple[str, str] | None = None,
+        mac_only_encrypted: bool = False,
+        version: str = VERSION,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.key_groups = key_groups
+        self.lastmodified = lastmodified
+        self.mac = mac
+        self.shamir_threshold = shamir_threshold
+        self.selection = selection
+        self.mac_only_encrypted = mac_only_encrypted
+        self.version = version
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Metadata:

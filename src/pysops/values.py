@@ -12,34 +12,65 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Union
 
 from pysops.errors import DecryptionFailed
 
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
+)
 
-@dataclass(frozen=True)
+
 class GoTime:
-    """A Go ``time.Time`` as sops sees it: civil fields, nanoseconds and a UTC offset in seconds."""
+    """A Go ``time.Time`` as sops sees it: civil fields, nanoseconds and a UTC offset in seconds.
 
+    Immutable and hashable (it is part of IV-stash keys).
+    """
+
+    __slots__ = ("year", "month", "day", "hour", "minute", "second", "nanosecond", "offset")
     year: int
     month: int
     day: int
-    hour: int = 0
-    minute: int = 0
-    second: int = 0
-    nanosecond: int = 0
-    offset: int = 0
+    hour: int
+    minute: int
+    second: int
+    nanosecond: int
+    offset: int
 
-    _RFC3339 = re.compile(
-        r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
-    )
+    def __init__(
+        self,
+        year: int,
+        month: int,
+        day: int,
+        hour: int = 0,
+        minute: int = 0,
+        second: int = 0,
+        nanosecond: int = 0,
+        offset: int = 0,
+    ) -> None:
+        values = (year, month, day, hour, minute, second, nanosecond, offset)
+        for name, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("GoTime is immutable")
+
+    def _key(self) -> tuple[int, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GoTime) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(("GoTime", *self._key()))
+
+    def __repr__(self) -> str:
+        return f"GoTime({self.rfc3339nano()!r})"
 
     @classmethod
     def parse_rfc3339(cls, text: str) -> GoTime:
         """Parse RFC3339 with an optional fraction (Go ``time.UnmarshalText``)."""
-        m = cls._RFC3339.match(text)
+        m = _RFC3339.match(text)
         if m is None:
             raise ValueError(f"not an RFC3339 time: {text!r}")
         frac = m.group(7) or ""
@@ -85,7 +116,7 @@ class GoTime:
         return self.rfc3339nano()
 
 
-Value = Union[str, int, float, bool, GoTime, bytes]
+Value = Union[str, int, float, bool, GoTime, bytes]  # noqa: UP007 (a runtime alias on Python 3.10)
 
 
 def type_name(value: Value) -> str:
@@ -110,6 +141,8 @@ def _decimal_digits(x: float) -> tuple[str, int]:
 
     Returns ``(digits, point)`` with ``value = 0.digits * 10**point`` (Go's ``decimalSlice``).
     """
+    from decimal import Decimal
+
     sign, digit_tuple, exponent = Decimal(repr(abs(x))).as_tuple()
     digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
     assert isinstance(exponent, int)
@@ -244,11 +277,14 @@ def from_plaintext(data: bytes, type_tag: str) -> Value:
     raise DecryptionFailed(f"unknown value type {type_tag!r} in an encrypted value")
 
 
+_GO_FLOAT = re.compile(r"[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?|[+-]?0[xX][0-9a-fA-F_.]+[pP][+-]?\d+")
+
+
 def _parse_go_float(text: str) -> float:
     lowered = text.lower().lstrip("+-")
     if lowered in ("inf", "infinity", "nan"):
         return float(text)
-    if not re.fullmatch(r"[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?|[+-]?0[xX][0-9a-fA-F_.]+[pP][+-]?\d+", text):
+    if not _GO_FLOAT.fullmatch(text):
         raise ValueError(text)
     if text.lstrip("+-")[:2].lower() == "0x":
         return float.fromhex(text.replace("_", ""))

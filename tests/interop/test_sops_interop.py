@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import SOPS_PGP_FP, AgeKey, run_sops
 
 YAML_DOC = """\

@@ -8,14 +8,14 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from pysops.cli.inputs import (
     absolute,
-    encryption_options,
     check_output_flags,
+    encryption_options,
     load_config,
     pick_format,
     read_input,
@@ -40,7 +40,7 @@ _state: dict[str, Any] = {}
 
 @app.callback()
 def _global(
-    config: Annotated[Optional[str], typer.Option("--config", help="path to .sops.yaml / .sops-policy.yaml")] = None,
+    config: Annotated[str | None, typer.Option("--config", help="path to .sops.yaml / .sops-policy.yaml")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="more log output")] = False,
     disable_version_check: Annotated[
         bool, typer.Option("--disable-version-check", help="accepted for sops compatibility (pysops never phones home)")
@@ -62,7 +62,7 @@ def with_recipient_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
                 inspect.Parameter.KEYWORD_ONLY,
                 default=None,
                 annotation=Annotated[
-                    Optional[str],
+                    str | None,
                     typer.Option(
                         f"--{spec.cli_flag.replace('_', '-')}",
                         help=f"comma separated {spec.name} recipients [env {spec.env_recipients}]",
@@ -80,13 +80,13 @@ def with_recipient_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-FileArg = Annotated[Optional[str], typer.Argument(help="the file ('-' or none: standard input)")]
+FileArg = Annotated[str | None, typer.Argument(help="the file ('-' or none: standard input)")]
 InPlace = Annotated[bool, typer.Option("--in-place", "-i", help="write the result back to the file")]
-Output = Annotated[Optional[str], typer.Option("--output", help="write the result to this file")]
-InputType = Annotated[Optional[str], typer.Option("--input-type", help="yaml, json, dotenv, ini or binary")]
-OutputType = Annotated[Optional[str], typer.Option("--output-type", help="yaml, json, dotenv, ini or binary")]
+Output = Annotated[str | None, typer.Option("--output", help="write the result to this file")]
+InputType = Annotated[str | None, typer.Option("--input-type", help="yaml, json, dotenv, ini or binary")]
+OutputType = Annotated[str | None, typer.Option("--output-type", help="yaml, json, dotenv, ini or binary")]
 FilenameOverride = Annotated[
-    Optional[str], typer.Option("--filename-override", help="file name used for config rules and formats")
+    str | None, typer.Option("--filename-override", help="file name used for config rules and formats")
 ]
 
 
@@ -99,21 +99,21 @@ def encrypt(
     input_type: InputType = None,
     output_type: OutputType = None,
     filename_override: FilenameOverride = None,
-    unencrypted_suffix: Annotated[Optional[str], typer.Option(help="keys ending with this stay plaintext")] = None,
-    encrypted_suffix: Annotated[Optional[str], typer.Option(help="only keys ending with this are encrypted")] = None,
-    unencrypted_regex: Annotated[Optional[str], typer.Option(help="keys matching this stay plaintext")] = None,
-    encrypted_regex: Annotated[Optional[str], typer.Option(help="only keys matching this are encrypted")] = None,
+    unencrypted_suffix: Annotated[str | None, typer.Option(help="keys ending with this stay plaintext")] = None,
+    encrypted_suffix: Annotated[str | None, typer.Option(help="only keys ending with this are encrypted")] = None,
+    unencrypted_regex: Annotated[str | None, typer.Option(help="keys matching this stay plaintext")] = None,
+    encrypted_regex: Annotated[str | None, typer.Option(help="only keys matching this are encrypted")] = None,
     unencrypted_comment_regex: Annotated[
-        Optional[str], typer.Option(help="values after a comment matching this stay plaintext")
+        str | None, typer.Option(help="values after a comment matching this stay plaintext")
     ] = None,
     encrypted_comment_regex: Annotated[
-        Optional[str], typer.Option(help="only values after a comment matching this are encrypted")
+        str | None, typer.Option(help="only values after a comment matching this are encrypted")
     ] = None,
     mac_only_encrypted: Annotated[bool, typer.Option(help="compute the MAC over encrypted values only")] = False,
     shamir_secret_sharing_threshold: Annotated[
         int, typer.Option(help="number of key groups needed to decrypt")
     ] = 0,
-    recipients: dict[str, Optional[str]] | None = None,
+    recipients: dict[str, str | None] | None = None,
 ) -> None:
     """Encrypt a file and print it (or write it with -i / --output)."""
     from pysops import api
@@ -168,10 +168,10 @@ def decrypt(
     input_type: InputType = None,
     output_type: OutputType = None,
     filename_override: FilenameOverride = None,
-    extract: Annotated[Optional[str], typer.Option(help="""print one value or branch, e.g. '["a"][0]'""")] = None,
+    extract: Annotated[str | None, typer.Option(help="""print one value or branch, e.g. '["a"][0]'""")] = None,
     ignore_mac: Annotated[bool, typer.Option(help="do not verify the MAC")] = False,
     decryption_order: Annotated[
-        Optional[str], typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER")
+        str | None, typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER")
     ] = None,
 ) -> None:
     """Decrypt a file and print it (or write it with -i / --output)."""
@@ -213,7 +213,7 @@ def filestatus(
 @app.command()
 def keygen(
     output: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--output", "-o", help="identity file to create (default: sops's keys.txt location)"),
     ] = None,
 ) -> None:

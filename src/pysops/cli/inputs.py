@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pysops.errors import ConflictingParameters, CouldNotReadInputFile, NoFileSpecified
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 
 
-@dataclass
-class Input:
+class Input(NamedTuple):
     data: bytes
     path: str | None  # None for stdin
     name_for_rules: str | None  # --filename-override or the path
@@ -58,13 +56,12 @@ def check_output_flags(in_place: bool, output: str | None, inp: Input) -> None:
 
 
 def write_output(data: bytes, *, in_place: bool, output: str | None, inp: Input, private: bool) -> None:
-    from pysops.atomic import write_atomic
+    if in_place or output:
+        from pysops.atomic import write_atomic
 
-    if in_place:
-        assert inp.path is not None
-        write_atomic(inp.path, data, private=private)
-    elif output:
-        write_atomic(output, data, private=private)
+        target = inp.path if in_place else output
+        assert target is not None
+        write_atomic(target, data, private=private)
     else:
         out = sys.stdout.buffer
         out.write(data)

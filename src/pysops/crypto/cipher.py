@@ -10,7 +10,7 @@ import base64
 import binascii
 import os
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -34,8 +34,7 @@ def is_encrypted(text: object) -> bool:
     return isinstance(text, str) and text.startswith("ENC[AES256_GCM,")
 
 
-@dataclass(frozen=True)
-class EncryptedValue:
+class EncryptedValue(NamedTuple):
     data: bytes
     iv: bytes
     tag: bytes
@@ -55,8 +54,8 @@ class EncryptedValue:
         return cls(data, iv, tag, m.group(4))
 
     def __str__(self) -> str:
-        b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-        return f"ENC[AES256_GCM,data:{b64(self.data)},iv:{b64(self.iv)},tag:{b64(self.tag)},type:{self.type}]"
+        data, iv, tag = (base64.b64encode(b).decode("ascii") for b in (self.data, self.iv, self.tag))
+        return f"ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:{self.type}]"
 
 
 def seal(plaintext: bytes, key: bytes, iv: bytes, aad: bytes, type_tag: str) -> str:

@@ -29,13 +29,13 @@ class IVStash:
         base = self._base(aad, value)
         index = self._seen_put[base]
         self._seen_put[base] += 1
-        self._ivs[(*base, index)] = iv
+        self._ivs[(base[0], base[1], base[2], index)] = iv
 
     def get(self, aad: str, value: Value) -> bytes | None:
         base = self._base(aad, value)
         index = self._seen_get[base]
         self._seen_get[base] += 1
-        return self._ivs.get((*base, index))
+        return self._ivs.get((base[0], base[1], base[2], index))
 
     def __len__(self) -> int:
         return len(self._ivs)

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pysops.values import GoTime
 
 
-@dataclass(frozen=True)
-class KeyTypeSpec:
+class KeyTypeSpec(NamedTuple):
     """Registry line: metadata name, module, and names used by the CLI and configuration."""
 
     name: str  # metadata key, e.g. "age", "gcp_kms"
@@ -54,8 +52,7 @@ GROUP_ALWAYS = ("hc_vault", "age")
 DEFAULT_DECRYPTION_ORDER = ("age", "pgp")
 
 
-@dataclass(frozen=True)
-class WrappedKey:
+class WrappedKey(NamedTuple):
     """One master-key stanza as stored in the metadata: its type and its fields in on-disk order
     (locator fields such as ``recipient``/``fp``/``arn``, plus ``created_at`` and ``enc``)."""
 
@@ -67,16 +64,19 @@ class WrappedKey:
         return str(self.fields.get("enc", ""))
 
 
-@dataclass
 class KeyContext:
     """What unwrapping may consult: the environment and per-type caches (identities loaded once)."""
 
-    env: Mapping[str, str]
-    cache: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("env", "cache")
+
+    def __init__(self, env: Mapping[str, str], cache: dict[str, Any] | None = None) -> None:
+        self.env = env
+        self.cache: dict[str, Any] = {} if cache is None else cache
 
 
 class Recipient(Protocol):
-    type: str
+    @property
+    def type(self) -> str: ...
 
     @property
     def id(self) -> str:

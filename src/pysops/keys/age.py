@@ -7,12 +7,9 @@ gathered from every source sops reads (format.md §6.2) once per ``KeyContext``.
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import pyrage
 
@@ -23,7 +20,7 @@ from pysops.values import GoTime
 _ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 _ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
 
-_Identity = Union[pyrage.x25519.Identity, pyrage.ssh.Identity]
+_Identity = Union[pyrage.x25519.Identity, pyrage.ssh.Identity]  # noqa: UP007
 
 
 def armor(data: bytes) -> str:
@@ -48,8 +45,7 @@ def dearmor(text: str) -> bytes:
         raise KeySourceError("age: the wrapped data key has invalid base64") from None
 
 
-@dataclass(frozen=True)
-class AgeRecipient:
+class AgeRecipient(NamedTuple):
     recipient: str
     type: str = "age"
 
@@ -148,6 +144,9 @@ def load_identities(env: Mapping[str, str]) -> tuple[list[_Identity], list[str]]
             errors.append(f"age: cannot read SOPS_AGE_KEY_FILE {key_file}: {exc.strerror}")
     key_cmd = env.get("SOPS_AGE_KEY_CMD")
     if key_cmd:
+        import shlex
+        import subprocess
+
         try:
             out = subprocess.run(
                 shlex.split(key_cmd), capture_output=True, check=True, env=dict(env), timeout=120

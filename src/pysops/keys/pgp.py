@@ -7,8 +7,7 @@ the gpg binary, ``GNUPGHOME`` the keyring, as for sops.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pysops.errors import ConfigError, KeySourceError, MissingDependency, NotMyKey
 from pysops.keys import KeyContext, WrappedKey
@@ -35,8 +34,7 @@ def _normalise_fingerprint(text: str) -> str:
     return "".join(text.split())
 
 
-@dataclass(frozen=True)
-class PGPRecipient:
+class PGPRecipient(NamedTuple):
     fingerprint: str
     type: str = "pgp"
 

@@ -1,0 +1,37 @@
+"""`pysops decrypt` of a small file stays light: no typer, rich, gnupg or cloud SDK imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import AgeKey
+
+FORBIDDEN = ("typer", "rich", "click", "gnupg", "boto3", "botocore", "google", "azure", "hvac", "pkcs11",
+             "pydantic", "pysops.cli.app", "pysops.formats.json", "pysops.formats.dotenv",
+             "pysops.formats.ini")
+
+
+def test_decrypt_imports_only_what_it_needs(
+    tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
+) -> None:
+    plain = tmp_path / "small.yaml"
+    plain.write_text("a: 1\nb: secret\n")
+    enc = pysops(["encrypt", "--age", age_key.recipient, str(plain)], clean_env)
+    assert enc.code == 0, enc.stderr
+    path = tmp_path / "small.enc.yaml"
+    path.write_bytes(enc.stdout)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pysops", "decrypt", str(path)],
+        capture_output=True,
+        env={**clean_env, "SOPS_AGE_KEY": age_key.identity},
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "a: 1\nb: secret\n"
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    leaked = sorted(m for m in imported if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN)
+    assert leaked == []
