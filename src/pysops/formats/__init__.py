@@ -62,4 +62,5 @@ def format_for_path(path: str) -> str:
 def get_store(name: str) -> Store:
     """Import and return the store module for a format name."""
     module: ModuleType = importlib.import_module(STORES[name])
-    return module  # type: ignore[return-value]
+    store: Store = module
+    return store

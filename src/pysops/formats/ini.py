@@ -1,0 +1,799 @@
+"""The INI store: reads what sops reads (gopkg.in/ini.v1), keeps the user's text when writing.
+
+sops parses INI with go-ini (format.md §3.6, §9.4), and the tree it builds decides the AAD of every
+value (``section:key:``), so this module reproduces go-ini's reading rules exactly:
+
+* lines are split on ``\\n``; leading whitespace is ignored; blank lines are skipped;
+* a line starting with ``;`` or ``#`` is a comment; ``[name]`` starts a section (the name is
+  everything up to the *last* ``]``, not trimmed); keys before the first section are in section
+  ``DEFAULT``, which is always the first section of the tree, even when empty; a section name may
+  repeat (each occurrence is its own section);
+* ``key = value`` or ``key: value`` (the first ``=`` or ``:``); the key is trimmed and may be quoted
+  with ``"``, ``\"\"\"`` or a backtick; the key ``-`` is numbered ``#1``, ``#2``... within a section;
+* a value starting with ``\"\"\"`` or a backtick runs to the last such quote (over several lines if
+  needed) and is taken raw; a value ending with ``\\`` continues on the next line; otherwise the
+  value is trimmed, cut at the first ``;`` or ``#`` (an inline comment, even inside quotes) and a
+  pair of surrounding ``"`` or ``'`` quotes is removed;
+* all comment lines since the previous key or section header, plus the inline comment of a key
+  (or header) line, form ONE comment, which go-ini gives to that key (or section). sops puts a
+  section's comment first in the section and a key's comment right *after* the key; so does this
+  store. Comments after the last key of the file are dropped by go-ini; pysops keeps them at the
+  end of the last section.
+
+Comments: ``Comment.text`` is the comment as written, marker included (``; note``, ``# note``,
+several lines joined with ``\\n``, a blank line inside the comment as a line holding one space),
+so that an encrypted comment decrypts back to the same lines, in pysops and in sops (go-ini writes
+a comment line that starts with ``;`` or ``#`` as it is). An encrypted comment holds just its
+``ENC[...]`` string; sops's own encrypted comments decrypt to the text without the marker, which
+is written back as ``; text``.
+
+Rendering a parsed file splices only the values and comments that changed; a changed value is
+written in its old quoting when it reads back the same there, else in the first quoting that
+does (plain, ``"..."``, ``'...'``, backticks, ``\"\"\"...\"\"\"``). The ``[sops]`` section is removed
+wherever it was and written again at the end. Exceptions to exact round trips are in
+docs/formats.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence
+from pysops.errors import ErrorDumpingTree, ParseError
+from pysops.formats.flatmeta import flatten, unflatten
+from pysops.values import value_to_string
+
+DEFAULT_SECTION = "DEFAULT"
+METADATA_SECTION = "sops"
+_DELIMITERS = "=:"
+_ENCRYPTED_PREFIX = "ENC[AES256_GCM,"
+_COMMENT_MARKERS = "#;"
+# Go's unicode.IsSpace (Python's str.isspace also accepts \x1c-\x1f, which Go does not).
+_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
+
+
+def _lstrip(text: str, start: int, end: int) -> int:
+    while start < end and text[start] in _SPACE:
+        start += 1
+    return start
+
+
+def _rstrip(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1] in _SPACE:
+        end -= 1
+    return end
+
+
+def _trim(value: str) -> str:
+    start = _lstrip(value, 0, len(value))
+    return value[start : _rstrip(value, start, len(value))]
+
+
+def _line_end(text: str, start: int) -> int:
+    """The end of the line starting at ``start``, after its ``\\n`` (go-ini's lines keep it)."""
+    newline = text.find("\n", start)
+    return len(text) if newline == -1 else newline + 1
+
+
+def _first_of(text: str, chars: str, start: int, end: int) -> int:
+    for i in range(start, end):
+        if text[i] in chars:
+            return i
+    return -1
+
+
+class _ReadError(Exception):
+    """go-ini refuses the input; ``line`` is the offset of the line at fault."""
+
+    def __init__(self, reason: str, line: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+@dataclass
+class _Value:
+    """How go-ini reads one value, with offsets into the text.
+
+    ``kind`` is the quoting: ``""`` (plain), ``'"'``, ``"'"``, ``"`"``, ``'\"\"\"'`` (single line),
+    ``"ml`"``/``'ml\"\"\"'`` (over several lines) or ``"cont"`` (``\\`` continuation lines).
+    ``inner`` is the value's text without quotes, ``outer`` with them; ``comment`` the inline
+    comment (from its marker to its last non-space character); ``end`` where the next line starts.
+    """
+
+    value: str
+    kind: str
+    inner: tuple[int, int]
+    outer: tuple[int, int]
+    comment: tuple[int, int] | None
+    end: int
+
+
+def _read_value(text: str, start: int) -> _Value:
+    """go-ini's ``readValue`` of the text after a key's delimiter (may consume further lines)."""
+    line_end = _line_end(text, start)
+    p = _lstrip(text, start, line_end)
+    if p == line_end:
+        insert = start
+        while insert < line_end and text[insert] in " \t":
+            insert += 1
+        return _Value("", "", (insert, insert), (insert, insert), None, line_end)
+    quote = ""
+    if line_end - p > 3 and text.startswith('"""', p):
+        quote = '"""'
+    elif text[p] == "`":
+        quote = "`"
+    if quote:
+        body = p + len(quote)
+        close = text.rfind(quote, body, line_end)
+        if close != -1:
+            return _Value(text[body:close], quote, (body, close), (p, close + len(quote)), None, line_end)
+        # The value goes on until a line holding the closing quote.
+        position = line_end
+        while True:
+            if position >= len(text) or text[position - 1] != "\n":
+                raise _ReadError("missing closing quote of a multi-line value", p)
+            next_end = _line_end(text, position)
+            close = text.rfind(quote, position, next_end)
+            if close != -1:
+                comment = None
+                marker = _first_of(text, _COMMENT_MARKERS, close, next_end)
+                if marker != -1:
+                    comment = (marker, _rstrip(text, marker, next_end))
+                return _Value(
+                    text[body:close], "ml" + quote, (body, close), (p, close + len(quote)), comment, next_end
+                )
+            position = next_end
+    content_end = _rstrip(text, p, line_end)
+    if text[content_end - 1] == "\\":
+        value = text[p : content_end - 1]
+        last = content_end
+        position = line_end
+        while position < len(text) and text[position - 1] == "\n":
+            next_end = _line_end(text, position)
+            piece_start = _lstrip(text, position, next_end)
+            piece_end = _rstrip(text, piece_start, next_end)
+            position = next_end
+            if piece_start == piece_end:
+                break
+            value += text[piece_start:piece_end]
+            last = piece_end
+            if not value.endswith("\\"):
+                break
+            value = value[:-1]
+        return _Value(value, "cont", (p, last), (p, last), None, position)
+    comment = None
+    value_end = content_end
+    marker = _first_of(text, _COMMENT_MARKERS, p, content_end)
+    if marker != -1:
+        comment = (marker, content_end)
+        value_end = _rstrip(text, p, marker)
+    first, last_char = text[p], text[value_end - 1] if value_end > p else ""
+    if (
+        value_end - p >= 2
+        and first in "'\""
+        and last_char == first
+        and text.find(first, p + 1, value_end) == value_end - 1
+    ):
+        return _Value(text[p + 1 : value_end - 1], first, (p + 1, value_end - 1), (p, value_end), comment, line_end)
+    return _Value(text[p:value_end], "", (p, value_end), (p, value_end), comment, line_end)
+
+
+def _read_key(text: str, start: int, line_end: int) -> tuple[str, tuple[int, int], int]:
+    """go-ini's ``readKeyName``: the key, the span of its text (quotes included), and where the
+    text after the delimiter starts. Raises _ReadError when there is no delimiter."""
+    quote = ""
+    if text[start] == '"':
+        quote = '"""' if line_end - start > 6 and text.startswith('"""', start) else '"'
+    elif text[start] == "`":
+        quote = "`"
+    if quote:
+        close = text.find(quote, start + len(quote), line_end)
+        if close == -1:
+            raise _ReadError("missing closing quote of a key", start)
+        delimiter = _first_of(text, _DELIMITERS, close + len(quote), line_end)
+        if delimiter == -1:
+            raise _ReadError("no '=' or ':' after the key", start)
+        return _trim(text[start + len(quote) : close]), (start, close + len(quote)), delimiter + 1
+    delimiter = _first_of(text, _DELIMITERS, start, line_end)
+    if delimiter == -1:
+        raise _ReadError("no '=' or ':' in a line that is not a comment or a section", start)
+    key_end = _rstrip(text, start, delimiter)
+    return _trim(text[start:delimiter]), (start, key_end), delimiter + 1
+
+
+# ------------------------------------------------------------------------------------------------
+# What parse remembers for render.
+
+
+@dataclass(eq=False)
+class _CommentRecord:
+    """A comment of the source: the lines above a key or header (``block``, whole lines from the
+    first comment line to the end of the last one) and/or the inline part (``inline``: marker to
+    end; ``inline_cut``: where the whitespace before the marker starts)."""
+
+    comment: Comment
+    original: str
+    block: tuple[int, int] | None = None
+    inline: tuple[int, int] | None = None
+    inline_cut: int = 0
+
+
+@dataclass(eq=False)
+class _KeyRecord:
+    entry: Entry
+    scalar: Scalar
+    key: str
+    key_span: tuple[int, int]
+    line_start: int
+    value_start: int
+    chunk: tuple[int, int]
+    value: _Value
+    comment: _CommentRecord | None = None
+
+
+@dataclass(eq=False)
+class _SectionRecord:
+    entry: Entry
+    mapping: Mapping
+    name: str
+    header: tuple[int, int] | None = None
+    name_span: tuple[int, int] = (0, 0)
+    line_start: int = 0
+    comment: _CommentRecord | None = None
+    keys: dict[int, _KeyRecord] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)
+    trailers: list[tuple[tuple[int, int], _CommentRecord | None]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _State:
+    head: int
+    sections: dict[int, _SectionRecord] = field(default_factory=dict)
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _line_number(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def parse(data: bytes) -> Document:
+    """Read a plaintext or encrypted INI file as go-ini (and so sops) reads it.
+
+    Raises ParseError (exit 2) where go-ini fails: a line that is not a comment, a section or
+    ``key = value``; an unclosed section header; an empty section or key name; a missing closing
+    quote. A key that appears twice in one section is refused too (go-ini would silently keep the
+    last value, sops would lose the first).
+    """
+    text = _decode(data)
+    try:
+        return _parse(text)
+    except _ReadError as error:
+        raise ParseError(f"invalid INI input: line {_line_number(text, error.line)}: {error.reason}") from None
+
+
+def _comment_line_text(text: str, start: int, end: int) -> str:
+    """A comment line's text: from its marker, without the line ending."""
+    if text.endswith("\n", start, end):
+        end -= 1
+        if text.endswith("\r", start, end):
+            end -= 1
+    return text[start:end]
+
+
+def _make_comment(
+    text: str,
+    pending: list[tuple[int, int, str | None]],
+    inline: tuple[int, int] | None,
+    inline_cut: int,
+) -> _CommentRecord | None:
+    """Build the comment of a key or header from the pending lines and its inline part.
+
+    ``pending`` holds ``(line start, line end, text)``, text None for a blank line.
+    """
+    indices = [i for i, line in enumerate(pending) if line[2] is not None]
+    lines: list[str] = []
+    block = None
+    if indices:
+        first, last = indices[0], indices[-1]
+        block = (pending[first][0], pending[last][1])
+        for _, _, line_text in pending[first : last + 1]:
+            lines.append(" " if line_text is None else line_text)
+    if inline is not None:
+        lines.append(text[inline[0] : inline[1]])
+    if not lines:
+        return None
+    joined = "\n".join(lines)
+    if len(lines) == 1:
+        # An encrypted comment: the text is the ENC[...] string alone, as sops reads it.
+        bare = lines[0].lstrip("; ") if lines[0][0] == ";" else lines[0].lstrip("# ")
+        if bare.startswith(_ENCRYPTED_PREFIX):
+            joined = bare
+    return _CommentRecord(Comment(joined, span=block or inline), joined, block, inline, inline_cut)
+
+
+def _parse(text: str) -> Document:
+    head = 1 if text.startswith("\ufeff") else 0
+    root = Mapping()
+    state = _State(head=head)
+    metadata_pairs: list[tuple[str, str]] = []
+
+    def open_section(name: str) -> _SectionRecord:
+        mapping = Mapping()
+        entry = Entry(name, mapping)
+        root.items.append(entry)
+        record = _SectionRecord(entry, mapping, name)
+        state.sections[id(entry)] = record
+        return record
+
+    section: _SectionRecord | None = open_section(DEFAULT_SECTION)
+    last_section = section
+    counter = 1
+    has_metadata = False
+    pending: list[tuple[int, int, str | None]] = []
+    chunk_start = head
+    position = head
+
+    def close_trailer(end: int) -> None:
+        """Give the text since the last key or header to the last real section."""
+        nonlocal pending
+        assert last_section is not None
+        record = _make_comment(text, pending, None, 0)
+        if record is not None:
+            last_section.mapping.items.append(record.comment)
+        if end > chunk_start or record is not None:
+            last_section.trailers.append(((chunk_start, end), record))
+        pending = []
+
+    while position < len(text):
+        line_end = _line_end(text, position)
+        start = _lstrip(text, position, line_end)
+        if start == line_end:
+            pending.append((position, line_end, None))
+            position = line_end
+            continue
+        char = text[start]
+        if char in _COMMENT_MARKERS:
+            pending.append((position, line_end, _comment_line_text(text, start, line_end)))
+            position = line_end
+            continue
+        if char == "[":
+            close = text.rfind("]", start, line_end)
+            if close == -1:
+                raise _ReadError("unclosed section header", position)
+            name = text[start + 1 : close]
+            if not name:
+                raise _ReadError("empty section name", position)
+            if name == METADATA_SECTION:
+                # The metadata section, and one blank line above it (which render writes).
+                cut = position
+                if pending and pending[-1][2] is None and pending[-1][1] == position:
+                    cut = pending[-1][0]
+                    pending.pop()
+                close_trailer(cut)
+                section = None
+                has_metadata = True
+                position = line_end
+                chunk_start = line_end
+                continue
+            marker = _first_of(text, _COMMENT_MARKERS, close + 1, line_end)
+            inline = None if marker == -1 else (marker, _rstrip(text, marker, line_end))
+            cut = marker
+            while marker != -1 and cut > close + 1 and text[cut - 1] in _SPACE:
+                cut -= 1
+            comment = _make_comment(text, pending, inline, cut)
+            pending = []
+            section = open_section(name)
+            last_section = section
+            section.header = (chunk_start, line_end)
+            section.name_span = (start, close + 1)
+            section.line_start = position
+            if comment is not None:
+                section.comment = comment
+                section.mapping.items.append(comment.comment)
+            counter = 1
+            position = line_end
+            chunk_start = line_end
+            continue
+        key, key_span, value_start = _read_key(text, start, line_end)
+        if key == "-":
+            key = f"#{counter}"
+            counter += 1
+        value = _read_value(text, value_start)
+        if not key:
+            raise _ReadError("empty key name", position)
+        if section is None:
+            metadata_pairs.append((key, value.value))
+            pending = []
+            position = value.end
+            chunk_start = value.end
+            continue
+        if key in section.names:
+            raise _ReadError(
+                f"key {key!r} appears twice in section {section.name!r}"
+                " (sops would silently keep only the last value)",
+                position,
+            )
+        cut = value.comment[0] if value.comment else 0
+        while value.comment and cut > value.outer[1] and text[cut - 1] in _SPACE:
+            cut -= 1
+        comment = _make_comment(text, pending, value.comment, cut)
+        pending = []
+        scalar = Scalar(value.value, span=value.inner, style=value.kind)
+        entry = Entry(key, scalar)
+        section.mapping.items.append(entry)
+        section.names.add(key)
+        if comment is not None:
+            section.mapping.items.append(comment.comment)
+        section.keys[id(entry)] = _KeyRecord(
+            entry, scalar, key, key_span, position, value_start, (chunk_start, value.end), value, comment
+        )
+        position = value.end
+        chunk_start = value.end
+    close_trailer(len(text))
+    metadata = unflatten(metadata_pairs) if has_metadata else None
+    return Document("ini", [root], text=text, metadata=metadata, state=state)
+
+
+
+
+# ------------------------------------------------------------------------------------------------
+# Writing.
+
+
+def _eol_of_line(text: str, offset: int) -> str:
+    """The line ending of the line holding ``offset`` (``\\r\\n`` or ``\\n``)."""
+    newline = text.find("\n", offset)
+    if newline == -1:  # the last line has no ending: take the one of the line above
+        newline = text.rfind("\n", 0, offset)
+    return "\r\n" if newline > 0 and text[newline - 1] == "\r" else "\n"
+
+
+def _value_string(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value_to_string(value)
+
+
+def _quote_value(value: str) -> tuple[str, bool]:
+    """The first quoting of ``value`` that go-ini reads back as ``value``.
+
+    Returns the text and whether an inline comment may follow it on the same line (go-ini ignores
+    what follows a backtick or triple-quoted value). Raises ErrorDumpingTree if none works.
+    """
+    simple = [(value, True), (f'"{value}"', True), (f"'{value}'", True)]
+    raw = [(f'"""{value}"""', False), (f"`{value}`", False)]
+    if "\n" not in value:
+        raw.reverse()
+    for candidate, keeps_comment in simple + raw:
+        if "\n" in candidate and keeps_comment:
+            continue
+        try:
+            read = _read_value(candidate + "\n", 0)
+        except _ReadError:
+            continue
+        if read.value == value and read.end == len(candidate) + 1 and read.comment is None:
+            return candidate, keeps_comment
+    raise ErrorDumpingTree(
+        "a value cannot be written to INI: it mixes backticks, triple quotes and newlines in a way"
+        " go-ini cannot read back"
+    )
+
+
+def _format_key(key: str) -> str:
+    """The key as written before ``=``, quoted when go-ini would otherwise read another key."""
+    if not key or key == "-" or "\n" in key:
+        raise ErrorDumpingTree(f"cannot write the key {key!r} to INI")
+    for candidate in (key, f'"{key}"', f"`{key}`", f'"""{key}"""'):
+        if candidate[0] in _SPACE or candidate[0] in "#;[":
+            continue
+        line = candidate + " = x\n"
+        try:
+            name, span, value_start = _read_key(line, 0, len(line))
+        except _ReadError:
+            continue
+        if name == key and span == (0, len(candidate)) and value_start == len(candidate) + 2:
+            return candidate
+    raise ErrorDumpingTree(f"cannot write the key {key!r} to INI: no quoting reads it back")
+
+
+def _check_section_name(name: str) -> None:
+    if not name or "\n" in name:
+        raise ErrorDumpingTree(f"cannot write the section name {name!r} to INI")
+    if name == METADATA_SECTION:
+        raise ErrorDumpingTree(f"cannot write a section named {METADATA_SECTION!r}: it holds the sops metadata")
+
+
+def _comment_line(line: str) -> str:
+    if not line.strip():
+        return ""
+    if line[0] in _COMMENT_MARKERS:
+        return line
+    return "; " + line.lstrip()
+
+
+def _comment_lines(text: str) -> list[str]:
+    return [_comment_line(line) for line in text.split("\n")]
+
+
+Splice = tuple[int, int, str]
+
+
+def _apply(text: str, span: tuple[int, int], splices: list[Splice]) -> str:
+    start, end = span
+    if not splices:
+        return text[start:end]
+    out = []
+    position = start
+    for splice_start, splice_end, replacement in sorted(splices, key=lambda s: (s[0], s[1])):
+        out.append(text[position:splice_start])
+        out.append(replacement)
+        position = max(position, splice_end)
+    out.append(text[position:end])
+    return "".join(out)
+
+
+def _comment_splices(
+    text: str, record: _CommentRecord, present: set[int], line_start: int, relocate: bool, header: bool = False
+) -> list[Splice]:
+    """How a key's (or header's, or trailer's) comment changes the text it stands in."""
+    comment = record.comment
+    inline_cut = (record.inline_cut, record.inline[1], "") if record.inline else None
+    if id(comment) not in present:
+        removed = [inline_cut] if inline_cut else []
+        if record.block:
+            removed.append((record.block[0], record.block[1], ""))
+        return removed
+    changed = comment.changed or comment.text != record.original
+    eol = _eol_of_line(text, record.block[0] if record.block else line_start)
+    if not changed:
+        if relocate and record.inline and inline_cut:
+            moved = text[record.inline[0] : record.inline[1]]
+            return [inline_cut, (line_start, line_start, moved + eol)]
+        return []
+    lines = _comment_lines(comment.text)
+    # The last line goes back inline when the comment had an inline part; the others go above.
+    above, inline_line = (lines[:-1], lines[-1]) if record.inline and not relocate else (lines, "")
+    if header and "]" in inline_line:
+        # go-ini takes a section name up to the LAST "]" of its line: an ENC[...] cannot stay there.
+        above, inline_line = lines, ""
+    splices: list[Splice] = []
+    if record.inline and inline_line:
+        splices.append((record.inline[0], record.inline[1], inline_line))
+    elif inline_cut:
+        splices.append(inline_cut)
+    if record.block:
+        if text.endswith("\n", 0, record.block[1]):
+            replacement = "".join(line + eol for line in above)
+        else:
+            replacement = eol.join(above)
+        splices.append((record.block[0], record.block[1], replacement))
+    elif above:
+        splices.append((line_start, line_start, "".join(line + eol for line in above)))
+    return splices
+
+
+def _value_splice(text: str, record: _KeyRecord, value: str) -> tuple[Splice, bool]:
+    """The splice writing a changed value, and whether an inline comment must leave the line."""
+    old = record.value
+    if old.kind in ("", '"', "'", "`", '"""') and "\n" not in value:
+        inner_start, inner_end = old.inner
+        replacement = value
+        if old.kind == "" and inner_start == inner_end == record.value_start and value:
+            replacement = " " + value  # "key =" becomes "key = value", not "key =value"
+        candidate = text[record.value_start : inner_start] + replacement + text[inner_end : old.end]
+        shift = len(replacement) - (inner_end - inner_start) - record.value_start
+        try:
+            read = _read_value(candidate, 0)
+        except _ReadError:
+            read = None
+        if (
+            read is not None
+            and read.value == value
+            and read.kind == old.kind
+            and read.end == len(candidate)
+            and (read.comment is None) == (old.comment is None)
+            and (old.comment is None or (read.comment is not None and read.comment[0] == old.comment[0] + shift))
+        ):
+            return (inner_start, inner_end, replacement), False
+    quoted, keeps_comment = _quote_value(value)
+    return (old.outer[0], old.outer[1], quoted), not keeps_comment
+
+
+class _Output:
+    """The text being written; new lines end like the source's lines (LF or CRLF)."""
+
+    def __init__(self, eol: str = "\n") -> None:
+        self.parts: list[str] = []
+        self.eol = eol
+
+    def add(self, piece: str) -> None:
+        if piece:
+            self.parts.append(piece)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def is_empty(self) -> bool:
+        return not self.parts
+
+    def end_line(self) -> None:
+        """End the last line if the source's last line had no newline."""
+        if self.parts and not self.parts[-1].endswith("\n"):
+            self.parts.append(self.eol)
+
+    def add_line(self, line: str) -> None:
+        self.end_line()
+        self.parts.append(line + self.eol)
+
+    def ends_with_blank_line(self) -> bool:
+        tail = "".join(self.parts[-2:])
+        return tail.endswith(("\n\n", "\n\r\n")) or tail in ("\n", "\r\n")
+
+
+def _ids(root: Mapping) -> set[int]:
+    present = {id(root)}
+    for item in root.items:
+        present.add(id(item))
+        if isinstance(item, Entry):
+            present.add(id(item.value))
+            if isinstance(item.value, Mapping):
+                for sub in item.value.items:
+                    present.add(id(sub))
+                    if isinstance(sub, Entry):
+                        present.add(id(sub.value))
+    return present
+
+
+def _key_line(section: str, entry: Entry) -> str:
+    value = entry.value
+    if isinstance(value, (Mapping, Sequence)):
+        kind = "list" if isinstance(value, Sequence) else "nested mapping"
+        raise ErrorDumpingTree(
+            f"cannot write a {kind} to INI (section {section!r}, key {entry.key!r})",
+            hint="INI holds sections of keys with scalar values: exactly two levels",
+        )
+    quoted, _ = _quote_value(_value_string(value.value))
+    key = _format_key(entry.key)
+    return f"{key} = {quoted}" if quoted else f"{key} ="
+
+
+def _fresh_section(out: _Output, entry: Entry) -> None:
+    mapping = entry.value
+    if not isinstance(mapping, Mapping):
+        raise ErrorDumpingTree(
+            f"cannot write the top-level key {entry.key!r} to INI: it is not a section (a mapping)",
+            hint="INI holds sections of keys with scalar values: exactly two levels",
+        )
+    _check_section_name(entry.key)
+    if not (entry.key == DEFAULT_SECTION and out.is_empty()):
+        out.end_line()
+        if not out.is_empty() and not out.ends_with_blank_line():
+            out.add(out.eol)
+        out.add_line(f"[{entry.key}]")
+    for item in mapping.items:
+        if isinstance(item, Comment):
+            for line in _comment_lines(item.text):
+                out.add_line(line)
+        else:
+            out.add_line(_key_line(entry.key, item))
+
+
+def _render_key(text: str, record: _KeyRecord, present: set[int]) -> str:
+    entry = record.entry
+    splices: list[Splice] = []
+    if entry.key != record.key:
+        splices.append((record.key_span[0], record.key_span[1], _format_key(entry.key)))
+    scalar = entry.value
+    if not isinstance(scalar, Scalar):
+        _key_line(record.key, entry)  # raises the nested-value error
+        raise AssertionError
+    relocate = False
+    if scalar is not record.scalar or scalar.changed:
+        splice, relocate = _value_splice(text, record, _value_string(scalar.value))
+        splices.append(splice)
+    if record.comment is not None:
+        splices += _comment_splices(text, record.comment, present, record.line_start, relocate)
+    return _apply(text, record.chunk, splices)
+
+
+def _render_section(out: _Output, text: str, record: _SectionRecord, present: set[int]) -> None:
+    owned: set[int] = set()
+    if record.header is not None:
+        splices: list[Splice] = []
+        if record.entry.key != record.name:
+            _check_section_name(record.entry.key)
+            splices.append((record.name_span[0], record.name_span[1], f"[{record.entry.key}]"))
+        if record.comment is not None:
+            owned.add(id(record.comment.comment))
+            splices += _comment_splices(text, record.comment, present, record.line_start, False, header=True)
+        out.end_line()
+        out.add(_apply(text, record.header, splices))
+    elif not out.is_empty():
+        # The implicit DEFAULT section no longer comes first: it needs a header now.
+        out.end_line()
+        out.add_line(f"[{record.entry.key}]")
+    for owner in record.keys.values():
+        if owner.comment is not None and id(owner.entry) in present:
+            owned.add(id(owner.comment.comment))
+    for _, trailer_comment in record.trailers:
+        if trailer_comment is not None:
+            owned.add(id(trailer_comment.comment))
+    for item in record.mapping.items:
+        if isinstance(item, Comment):
+            if id(item) not in owned:
+                for line in _comment_lines(item.text):
+                    out.add_line(line)
+            continue
+        key_record = record.keys.get(id(item))
+        if key_record is not None and key_record.entry is item:
+            out.end_line()
+            out.add(_render_key(text, key_record, present))
+        else:
+            out.add_line(_key_line(record.entry.key, item))
+    for span, trailer_comment in record.trailers:
+        splices = []
+        if trailer_comment is not None:
+            splices = _comment_splices(text, trailer_comment, present, span[1], False)
+        out.end_line()
+        out.add(_apply(text, span, splices))
+
+
+def _root(doc: Document) -> Mapping:
+    if len(doc.branches) == 1:
+        return doc.branches[0]
+    merged = Mapping()
+    for branch in doc.branches:
+        merged.items.extend(branch.items)
+    return merged
+
+
+def _metadata_section(metadata: dict[str, Any], eol: str) -> str:
+    lines = ["[" + METADATA_SECTION + "]"]
+    for key, value in flatten(metadata):
+        quoted, _ = _quote_value(value)
+        name = _format_key(key)
+        lines.append(f"{name} = {quoted}" if quoted else f"{name} =")
+    return eol.join(lines) + eol
+
+
+def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, Any] | None = None) -> bytes:
+    """Write a document as INI, keeping the source text when it came from an INI file.
+
+    The ``[sops]`` section is removed wherever it was and, unless ``metadata`` is None, written
+    again at the end after one blank line. Raises ErrorDumpingTree for a tree that is not exactly
+    sections of scalar keys, or for names and values that go-ini cannot read back.
+    """
+    root = _root(doc)
+    state = doc.state if doc.format == "ini" and isinstance(doc.text, str) else None
+    text = doc.text if isinstance(doc.text, str) else ""
+    out = _Output(_eol_of_line(text, 0) if isinstance(state, _State) else "\n")
+    head = text[: state.head] if isinstance(state, _State) else ""  # a byte order mark
+    present = _ids(root)
+    for item in root.items:
+        if isinstance(item, Comment):
+            for line in _comment_lines(item.text):
+                out.add_line(line)
+            continue
+        record = state.sections.get(id(item)) if isinstance(state, _State) else None
+        if record is not None and record.entry is item and record.mapping is item.value:
+            _render_section(out, text, record, present)
+        else:
+            _fresh_section(out, item)
+    if metadata is not None:
+        out.end_line()
+        if not out.is_empty():
+            out.add(out.eol)
+        out.add(_metadata_section(metadata, out.eol))
+    return _encode(head + out.text())
+
+
+__all__ = ["DEFAULT_SECTION", "METADATA_SECTION", "parse", "render"]

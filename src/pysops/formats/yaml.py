@@ -1,0 +1,1384 @@
+"""The YAML store: sops 3.11 compatible, and the source text is the source of truth.
+
+Parsing
+    The libyaml C event parser (``_ruamel_yaml.CParser``) yields events whose marks are character
+    offsets into the text. Each leaf becomes a ``Scalar`` with ``span`` = the text of the value
+    (quotes, tag and block-scalar header included, anchor excluded) and ``style`` = ``""`` plain,
+    ``"'"``, ``'"'``, ``"|"``, ``">"``, prefixed with ``"f"`` inside a flow collection. Plain
+    scalars are typed exactly like go-yaml v3 (what sops uses): null, bool (only
+    true/True/TRUE/false/False/FALSE), timestamps (``values.GoTime``), ints (Go ``ParseInt`` base
+    0: ``0x1F``, ``0o17``, ``017``, ``1_000``), floats, ``.inf``/``.nan``; everything else is a
+    string. Quoted and block scalars are strings. Explicit tags ``!!str/int/float/bool/null/
+    timestamp/binary`` are honoured, other tags are dropped like sops does.
+
+    libyaml reports no comments, so they are read from the gaps between events and placed in
+    the container where go-yaml + sops would put them (it decides the AAD of an encrypted
+    comment: the mapping-key path of its container). The rules imitate go-yaml's scanner: a
+    comment on the line of a value or key is a line comment of that item; a block of own-line
+    comments after an item is split into "foot" groups (ended by a blank line right after the
+    item or by a dedent below the current block) and a final "head" group that belongs to the
+    next item. See ``_place_comments``. A misplaced comment is not fatal for sops (it warns and
+    leaves the comment encrypted); for pysops both directions use the same rules.
+
+    Anchors and aliases are expanded like sops does: an alias becomes a deep copy of the anchored
+    node (comments dropped), so each copy is encrypted with its own AAD. An aliased scalar takes
+    the alias text as its span (``*name`` is replaced when the value changes); an aliased
+    collection is recorded in the store state and its ``*name`` is replaced by a flow-style copy
+    when one of its leaves changed. Merge keys (``<<: *base``) are ordinary ``<<`` keys, as in sops.
+
+Rendering
+    When the document was parsed from YAML text, the output is that text with the spans of
+    changed leaves replaced (see ``_splice_scalar`` for the quoting rules) and the ``sops:``
+    block removed from every document and, unless ``metadata`` is None, appended as the last
+    top-level key of every document (indented with the document's own indentation step,
+    default 4). Otherwise (conversion) a fresh block-style text is emitted.
+
+    decrypt(encrypt(text)) reproduces the text byte for byte except for: non-canonical numbers
+    (``0x1F`` -> ``31``, ``1_000`` -> ``1000``, ``1.50`` -> ``1.5``, ``1e3`` -> ``1000.0``),
+    timestamps (-> RFC 3339, ``2024-01-01`` -> ``2024-01-01T00:00:00Z``), folded ``>`` blocks
+    (-> literal ``|``), block scalars whose indentation differs from the document's step, strings
+    that need quoting in a plain or single-quoted position (they come back quoted), dropped
+    tags, expanded aliases (the copy comes back in flow style), and a missing final newline.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import _ruamel_yaml
+from ruamel.yaml.error import YAMLError
+
+from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
+from pysops.errors import ErrorEncryptingTree, NeedAtLeastOneDocument, ParseError
+from pysops.values import GoTime, Value
+
+# --------------------------------------------------------------------------------------------
+# Scalar resolution (go-yaml v3 ``resolve``)
+# --------------------------------------------------------------------------------------------
+
+_TAG_PREFIX = "tag:yaml.org,2002:"
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_SPECIAL_FLOATS = {
+    ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan,
+    ".inf": math.inf, ".Inf": math.inf, ".INF": math.inf,
+    "+.inf": math.inf, "+.Inf": math.inf, "+.INF": math.inf,
+    "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
+}  # fmt: skip
+#: first characters for which go-yaml tries anything but a string
+_HINTED = frozenset("+-0123456789yYnNtTfFoO~.")
+_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?\Z")
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+    r"(?:(?:([Tt])|( ))([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,]([0-9]+))?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?\Z"
+)
+_INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+class _Uint64(Exception):
+    """A plain integer that only fits Go's uint64: sops cannot encrypt it."""
+
+
+def _go_parse_int(text: str) -> int | None:
+    """Go ``strconv.ParseInt(text, 0, 64)`` (underscores already removed); None on any error."""
+    body = text
+    sign = 1
+    if body[:1] in ("+", "-"):
+        sign = -1 if body[0] == "-" else 1
+        body = body[1:]
+    if not body:
+        return None
+    base = 10
+    lowered = body[:2].lower()
+    if lowered == "0x":
+        base, body = 16, body[2:]
+    elif lowered == "0o":
+        base, body = 8, body[2:]
+    elif lowered == "0b":
+        base, body = 2, body[2:]
+    elif body[0] == "0" and len(body) > 1:
+        base, body = 8, body[1:]
+    if not body or not body.isascii() or not body.isalnum():
+        return None
+    try:
+        number = sign * int(body, base)
+    except ValueError:
+        return None
+    return number
+
+
+def _parse_timestamp(text: str) -> GoTime | None:
+    """go-yaml's ``parseTimestamp`` over its four accepted layouts (quick check done by caller)."""
+    m = _TIMESTAMP.match(text)
+    if m is None:
+        return None
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year, month)[1]:
+        return None
+    if m.group(6) is None:
+        return GoTime(year, month, day)
+    zone = m.group(10)
+    if m.group(4) is not None and zone is None:  # the 'T' layouts require a zone
+        return None
+    if m.group(5) is not None and zone is not None:  # the ' ' layout has no zone
+        return None
+    hour, minute, second = int(m.group(6)), int(m.group(7)), int(m.group(8))
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    frac = m.group(9) or ""
+    nanos = int(frac[:9].ljust(9, "0")) if frac else 0
+    offset = 0
+    if zone and zone != "Z":
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 24 or minutes > 60:
+            return None
+        offset = (hours * 3600 + minutes * 60) * (-1 if zone[0] == "-" else 1)
+    return GoTime(year, month, day, hour, minute, second, nanos, offset)
+
+
+def resolve_plain(text: str) -> Value | None:
+    """The typed value go-yaml v3 gives an untagged plain scalar (None for null).
+
+    Raises ``_Uint64`` for integers in (int64 max, uint64 max], which sops cannot encrypt.
+    """
+    if not text:
+        return None
+    first = text[0]
+    if first not in _HINTED:
+        return text
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if text in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[text]
+    if first == ".":
+        if _DOT_FLOAT.match(text):
+            number = float(text)
+            if not math.isinf(number):
+                return number
+        return text
+    if first in "yYnNtTfFoO~":
+        return text
+    # digits or sign: timestamp, int, float, 0b/0o forms
+    if len(text) > 4 and text[4] == "-" and text[:4].isdigit() and text[:4].isascii():
+        stamp = _parse_timestamp(text)
+        if stamp is not None:
+            return stamp
+    plain = text.replace("_", "")
+    parsed = _go_parse_int(plain)
+    if parsed is not None:
+        if _INT64_MIN <= parsed <= _INT64_MAX:
+            return parsed
+        if 0 <= parsed <= _UINT64_MAX and plain[:1] != "-":
+            raise _Uint64(text)
+    if _YAML_FLOAT.match(plain):
+        value = float(plain)
+        if not math.isinf(value):
+            return value
+    for prefix, base in (("0b", 2), ("-0b", 2), ("0o", 8), ("-0o", 8)):
+        if plain.startswith(prefix):
+            digits = plain[len(prefix) :]
+            if digits and digits.isascii() and digits.isalnum():
+                try:
+                    based = int(digits, base) * (-1 if prefix[0] == "-" else 1)
+                except ValueError:
+                    break
+                if _INT64_MIN <= based <= _INT64_MAX:
+                    return based
+            break
+    return text
+
+
+def _resolve_tagged(text: str, tag: str, plain: bool) -> Value | None:
+    """A scalar with an explicit tag (``!!int 5``); unknown tags are dropped like sops does."""
+    short = tag[len(_TAG_PREFIX) :] if tag.startswith(_TAG_PREFIX) else None
+    if short == "str":
+        return text
+    if short == "binary":
+        try:
+            raw = base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise ParseError(f"cannot decode !!binary value {text[:20]!r}") from None
+        return raw.decode("utf-8", "surrogateescape")
+    if short in ("int", "float", "bool", "null", "timestamp"):
+        value = resolve_plain(text)
+        if short == "float" and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        expected: dict[str, tuple[type, ...]] = {
+            "int": (int,), "float": (float,), "bool": (bool,), "null": (type(None),), "timestamp": (GoTime,),
+        }  # fmt: skip
+        if not isinstance(value, expected[short]) or (short == "int" and isinstance(value, bool)):
+            raise ParseError(f"cannot decode {text[:40]!r} as !!{short}")
+        return value
+    return resolve_plain(text) if plain else text
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _AliasCopy:
+    """A collection alias: ``*name`` at ``span`` was expanded into ``node``."""
+
+    span: tuple[int, int]
+    node: Mapping | Sequence
+    flow: bool
+
+
+@dataclass
+class YamlState:
+    """What the YAML store remembers between parse and render (``Document.state``)."""
+
+    #: per document, where a metadata block is appended (end of the document's content)
+    doc_ends: list[int] = field(default_factory=list)
+    #: text ranges of top-level ``sops:`` entries (whole lines), removed on render
+    sops_spans: list[tuple[int, int]] = field(default_factory=list)
+    aliases: list[_AliasCopy] = field(default_factory=list)
+    #: indentation step detected in the text (None when the file has no nested block mapping)
+    step: int | None = None
+    bom: bool = False
+
+
+class _Frame:
+    """An open collection while parsing."""
+
+    __slots__ = ("node", "is_map", "flow", "col", "key", "key_event_end", "anchor", "start", "keys", "in_sops")
+
+    def __init__(self, node: Mapping | Sequence, is_map: bool, flow: bool, col: int, anchor: str | None,
+                 start: int) -> None:  # fmt: skip
+        self.node = node
+        self.is_map = is_map
+        self.flow = flow
+        self.col = col
+        self.key: str | None = None
+        self.key_event_end = -1
+        self.anchor = anchor
+        self.start = start
+        self.keys: set[str] = set()
+        self.in_sops = False
+
+
+@dataclass
+class _PendingComments:
+    """Own-line comments found after an item, placed once the next item is known."""
+
+    comments: list[tuple[Comment, int, int]]  # (comment, column, index of the '#')
+    snapshot: list[_Frame]
+    prev_end: int  # where the previous token ended (start of the gap)
+    after_key: bool  # the previous token was a mapping key waiting for its value
+    gap_end: int
+
+
+_BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.state = YamlState()
+        self.anchors: dict[str, Node] = {}
+        self.branches: list[Mapping] = []
+        self.stack: list[_Frame] = []
+        self.pending: _PendingComments | None = None
+        self.prev_end = 0
+        self.last_item: tuple[_Frame, int] | None = None  # (frame, end) of the last value added
+        self.last_flow_closed: tuple[Mapping | Sequence, int] | None = None
+        self.root: Mapping | None = None
+        self.sops_entry_start: int | None = None
+        self.comment_free: list[tuple[int, int]] = []
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def column(self, index: int) -> int:
+        return index - (self.text.rfind("\n", 0, index) + 1)
+
+    def error(self, message: str, index: int) -> ParseError:
+        line = self.text.count("\n", 0, index) + 1
+        return ParseError(f"Error unmarshaling input YAML: line {line}: {message}")
+
+    # -- comments -----------------------------------------------------------------------------
+
+    def scan_gap(self, start: int, end: int) -> None:
+        """Find comments in ``text[start:end]`` (between two events)."""
+        text = self.text
+        pos = text.find("#", start, end)
+        while pos != -1:
+            line_start = text.rfind("\n", 0, pos) + 1
+            line_end = text.find("\n", pos, end)
+            if line_end == -1:
+                line_end = end
+            stop = line_end - 1 if line_end > pos and text[line_end - 1] == "\r" else line_end
+            comment = Comment(text[pos + 1 : stop], span=(pos, stop))
+            inline = text[line_start:pos].strip() != ""
+            if inline:
+                self.place_inline(comment, pos)
+            else:
+                if self.pending is None:
+                    frame = self.stack[-1] if self.stack else None
+                    after_key = frame is not None and frame.is_map and frame.key is not None and (
+                        frame.key_event_end == self.prev_end
+                    )
+                    self.pending = _PendingComments([], list(self.stack), self.prev_end, after_key, end)
+                self.pending.comments.append((comment, pos - line_start, pos))
+            pos = text.find("#", line_end, end)
+
+    def place_inline(self, comment: Comment, pos: int) -> None:
+        """A comment on the line of an item: go-yaml's line comment, put before the item."""
+        if self.pending is not None:
+            # an inline comment after own-line comments can only follow an indicator ("- # c")
+            self.pending.comments.append((comment, -1, pos))
+            return
+        text = self.text
+        if self.last_flow_closed is not None:
+            node, end = self.last_flow_closed
+            if "\n" not in text[end:pos]:
+                node.items.insert(0, comment)
+                return
+        if not self.stack:
+            self.pending = _PendingComments([(comment, -1, pos)], [], self.prev_end, False, pos)
+            return
+        frame = self.stack[-1]
+        if self.last_item is not None:
+            last_frame, end = self.last_item
+            if last_frame is frame and "\n" not in text[end:pos] and frame.node.items:
+                frame.node.items.insert(len(frame.node.items) - 1, comment)
+                return
+        frame.node.items.append(comment)
+
+    def resolve_pending(self, next_frame: _Frame | None, next_col: int, next_index: int,
+                        document_end: bool = False) -> None:  # fmt: skip
+        """Place the own-line comments of the last gap, now that the next item is known.
+
+        ``next_frame`` is the container that receives the next item (None: end of document,
+        i.e. the root), ``next_col`` the column of the next token.
+        """
+        pending = self.pending
+        if pending is None:
+            return
+        self.pending = None
+        head_target: Mapping | Sequence | None = next_frame.node if next_frame is not None else self.root
+        snapshot = pending.snapshot
+        if not snapshot or pending.after_key:
+            for comment, _, _ in pending.comments:
+                self._append(head_target, comment)
+            return
+        inner = snapshot[-1]
+        if inner.flow:
+            for comment, _, _ in pending.comments:
+                inner.node.items.append(comment)
+            return
+        self._place_comments(pending, inner, head_target, next_col, next_index, document_end)
+
+    def _place_comments(self, pending: _PendingComments, inner: _Frame, head_target: Mapping | Sequence | None,
+                        next_col: int, next_index: int, document_end: bool) -> None:  # fmt: skip
+        """Split own-line comments into foot groups and a head group like go-yaml's scanner."""
+        text = self.text
+        next_indent = inner.col
+        groups: list[tuple[str, list[tuple[Comment, int, int]], bool, bool]] = []  # kind, items, dedented, after_blank
+        current: list[tuple[Comment, int, int]] = []
+        current_after_blank = False
+        first_empty = True
+        recent_empty = False
+        # Is the first comment on the line right after the previous token?
+        first_pos = pending.comments[0][2]
+        prev_end = pending.prev_end
+        if prev_end > 0 and text[prev_end - 1] == "\n":
+            prev_end -= 1
+        first_line_adjacent = text.count("\n", prev_end, first_pos) <= 1
+        first_empty = first_line_adjacent
+        cursor = text.rfind("\n", 0, first_pos) + 1
+        saw_blank_since_group = False
+        for comment, col, pos in pending.comments:
+            line_start = text.rfind("\n", 0, pos) + 1
+            # blank lines between the previous comment line and this one
+            blanks = self._blank_lines(cursor, line_start)
+            if blanks:
+                if current and not recent_empty and first_empty:
+                    start_col = current[0][1]
+                    if current is not None and (
+                        (first_line_adjacent and current[0][2] == pending.comments[0][2]) or start_col < next_indent
+                    ):
+                        groups.append(("blank", current, start_col < next_indent, current_after_blank))
+                        current = []
+                first_empty = False
+                recent_empty = True
+                saw_blank_since_group = True
+            if col < 0:
+                col = self.column(pos)
+            if current and col != current[0][1] and col < next_indent:
+                groups.append(("foot", current, current[0][1] < next_indent, current_after_blank))
+                current = []
+            if not current:
+                current_after_blank = saw_blank_since_group
+                saw_blank_since_group = False
+            current.append((comment, col, pos))
+            recent_empty = False
+            cursor = text.find("\n", pos)
+            cursor = len(text) if cursor == -1 else cursor + 1
+        if current:
+            at_end = next_index >= len(text) or text[next_index:].strip() == "" or head_target is self.root and (
+                next_col == 0 and text.startswith(("---", "..."), next_index)
+            )
+            blanks = self._blank_lines(cursor, text.rfind("\n", 0, next_index) + 1 if next_index > cursor else cursor)
+            if (blanks or at_end) and not recent_empty and first_empty and (
+                (first_line_adjacent and current[0][2] == pending.comments[0][2]) or current[0][1] < next_indent
+            ):
+                groups.append(("blank", current, current[0][1] < next_indent, current_after_blank))
+                current = []
+            elif current[0][1] != next_col and next_col < next_indent:
+                groups.append(("foot", current, current[0][1] < next_indent, current_after_blank or bool(blanks)))
+                current = []
+        at_document_end = document_end or (
+            head_target is self.root and next_col == 0
+            and (next_index >= len(text) or text.startswith(("---", "..."), next_index))
+        )
+        previous_dedented = True
+        for index, (ended_by, items, dedented, after_blank) in enumerate(groups):
+            col = items[0][1]
+            last = index == len(groups) - 1 and not current
+            if at_document_end:
+                # trailing comments of a document go to the deepest block at their indentation
+                target: Mapping | Sequence | None = (
+                    inner.node if index == 0 and inner.col <= col else self._deepest(pending.snapshot, col)
+                )
+            elif index == 0:
+                to_next = ended_by == "blank" and dedented and (col < next_col or (col == next_col and last))
+                target = head_target if to_next else inner.node
+                if dedented and not inner.is_map and head_target is not inner.node and not to_next:
+                    # a dedented foot after a list that ends here belongs to the enclosing mapping
+                    # at its indentation (sops writes mapping foot comments that way)
+                    target = self._deepest(pending.snapshot, col)
+            elif (after_blank and not previous_dedented) or col <= next_col:
+                target = head_target
+            else:
+                target = self._deepest(pending.snapshot, col)
+            previous_dedented = dedented
+            for comment, _, _ in items:
+                self._append(target, comment)
+        if current:
+            col = current[0][1]
+            head = col <= next_col or (groups and not groups[-1][2])
+            target = head_target if head else inner.node
+            if at_document_end:
+                target = self._deepest(pending.snapshot, col)
+            for comment, _, _ in current:
+                self._append(target, comment)
+
+    def _blank_lines(self, start: int, end: int) -> int:
+        """Number of whitespace-only lines in ``text[start:end]`` (whole lines)."""
+        if end <= start:
+            return 0
+        return sum(1 for line in self.text[start:end].split("\n")[:-1] if not line.strip())
+
+    @staticmethod
+    def _deepest(snapshot: list[_Frame], col: int) -> Mapping | Sequence:
+        for frame in reversed(snapshot):
+            if frame.is_map and not frame.flow and frame.col <= col:
+                return frame.node
+        return snapshot[0].node
+
+    def _append(self, target: Mapping | Sequence | None, comment: Comment) -> None:
+        if target is None:
+            # before the root exists: keep until it is created
+            if self.pending is None:
+                self.pending = _PendingComments([], [], self.prev_end, False, 0)
+            self.pending.comments.append((comment, 0, comment.span[0] if comment.span else 0))
+            return
+        target.items.append(comment)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def run(self) -> Document:
+        text = self.text
+        parser = _ruamel_yaml.CParser(text)
+        ScalarEvent = _ruamel_yaml.ScalarEvent
+        MappingStartEvent = _ruamel_yaml.MappingStartEvent
+        SequenceStartEvent = _ruamel_yaml.SequenceStartEvent
+        MappingEndEvent = _ruamel_yaml.MappingEndEvent
+        SequenceEndEvent = _ruamel_yaml.SequenceEndEvent
+        AliasEvent = _ruamel_yaml.AliasEvent
+        DocumentStartEvent = _ruamel_yaml.DocumentStartEvent
+        DocumentEndEvent = _ruamel_yaml.DocumentEndEvent
+        StreamEndEvent = _ruamel_yaml.StreamEndEvent
+        stack = self.stack
+        get_event = parser.get_event
+        scanned = 0
+        try:
+            while True:
+                event = get_event()
+                cls = type(event)
+                start = event.start_mark.index
+                gap_start = self.prev_end if self.prev_end > scanned else scanned
+                if start > gap_start:
+                    if text.find("#", gap_start, start) != -1:
+                        self.scan_gap(gap_start, start)
+                    scanned = start
+                if cls is ScalarEvent:
+                    self.on_scalar(event, start)
+                elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                    frame = stack.pop()
+                    end = event.end_mark.index
+                    frame.node.span = (frame.start, end if frame.flow else start)
+                    if frame.flow:
+                        self.last_flow_closed = (frame.node, end)
+                        self.prev_end = end
+                    if frame.anchor is not None:
+                        self.anchors[frame.anchor] = frame.node
+                    if stack:
+                        self.last_item = (stack[-1], end if frame.flow else start)
+                    if frame.is_map and frame.key is not None:
+                        raise self.error("mapping key without value", start)
+                    continue
+                elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                    self.on_start(event, start, cls is MappingStartEvent)
+                elif cls is AliasEvent:
+                    self.on_alias(event, start)
+                elif cls is DocumentStartEvent:
+                    self.root = None
+                    self.prev_end = event.end_mark.index
+                    self.last_flow_closed = None
+                    self.last_item = None
+                    continue
+                elif cls is DocumentEndEvent:
+                    if self.root is None:
+                        self.root = Mapping(span=(start, start))
+                        self.branches.append(self.root)
+                    self.resolve_pending(None, 0, start)
+                    self.state.doc_ends.append(start)
+                    self.prev_end = event.end_mark.index
+                    self.root = None
+                    continue
+                elif cls is StreamEndEvent:
+                    break
+                else:  # StreamStart
+                    continue
+                self.last_flow_closed = None
+        except YAMLError as exc:
+            raise ParseError(f"Error unmarshaling input YAML: {exc}") from None
+        if not self.branches:
+            raise NeedAtLeastOneDocument("Error unmarshaling input YAML: the input contains no YAML document")
+        return self.finish()
+
+    def container_for_next(self) -> _Frame | None:
+        return self.stack[-1] if self.stack else None
+
+    def next_col(self, start: int) -> int:
+        frame = self.stack[-1] if self.stack else None
+        if frame is not None and not frame.is_map and not frame.flow:
+            return frame.col
+        return self.column(start)
+
+    def on_scalar(self, event: Any, start: int) -> None:
+        text = self.text
+        end = event.end_mark.index
+        style = event.style or ""
+        frame = self.stack[-1] if self.stack else None
+        if frame is None:
+            # a document that is a scalar: only an empty (null) one is accepted, like sops
+            value = event.value
+            if style or event.tag or (value not in _NULLS):
+                raise ParseError("Error unmarshaling input YAML: YAML documents that are values are not supported")
+            self.root = Mapping(span=(start, start))
+            self.branches.append(self.root)
+            self.resolve_pending(None, 0, start)
+            self.prev_end = end
+            return
+        anchor = event.anchor
+        span_start = start
+        if anchor is not None:
+            span_start = self._skip_anchor(start, end)
+        if self.pending is not None:
+            # sops appends its block after a document's trailing comments: they are placed as at
+            # the end of the document
+            sops_key = frame is self.stack[0] and frame.key is None and event.value == "sops" and not style
+            self.resolve_pending(frame, self.next_col(start), start, document_end=sops_key)
+        if frame.is_map and frame.key is None:
+            # a key
+            if style == "":
+                try:
+                    key_value = resolve_plain(event.value) if event.tag is None else _resolve_tagged(
+                        event.value, event.tag, True
+                    )
+                except _Uint64:
+                    key_value = 0
+            else:
+                key_value = event.value
+            if not isinstance(key_value, str):
+                raise ErrorEncryptingTree(
+                    f"Non-string mapping key {event.value!r} (line {text.count(chr(10), 0, start) + 1}): "
+                    "sops only supports string keys"
+                )
+            self._set_key(frame, key_value, start)
+            frame.key_event_end = end
+            if anchor is not None:
+                self.anchors[anchor] = Scalar(key_value)
+            self.prev_end = end
+            return
+        # a value
+        tag = event.tag
+        if style == "":
+            try:
+                value = resolve_plain(event.value) if tag is None else _resolve_tagged(event.value, tag, True)
+            except _Uint64:
+                raise ErrorEncryptingTree(
+                    f"Cannot walk value, unknown type: uint64 ({event.value}): sops cannot encrypt integers "
+                    "larger than 9223372036854775807"
+                ) from None
+        elif tag is not None and (style == "'" or style == '"'):
+            value = _resolve_tagged(event.value, tag, False)
+        else:
+            value = event.value
+        if (
+            style == "" and not frame.is_map and not frame.flow and tag is None
+            and isinstance(value, str) and value.startswith("ENC[AES256_GCM,") and value.endswith(",type:comment]")
+        ):  # fmt: skip
+            # sops writes comments that sit inside a list as list items ("- ENC[...,type:comment]");
+            # they are comments (no MAC, rendered back as "# ..." lines in place of the item).
+            dash = text.rfind("-", text.rfind("\n", 0, start) + 1, start)
+            comment = Comment(value, span=(dash if dash != -1 else start, end), style="-")
+            frame.node.items.append(comment)
+            self.prev_end = end
+            self.last_item = (frame, end)
+            return
+        span_end = end
+        header_comment = None
+        if style == "|" or style == ">":
+            span_end = self._block_end(span_start, end, event.value)
+            header_comment = self._block_header_comment(span_start)
+        scalar = Scalar(value, span=(span_start, span_end), style=("f" + style) if frame.flow else style)
+        if header_comment is not None:
+            frame.node.items.append(header_comment)
+        self._add_value(frame, scalar, start)
+        if anchor is not None:
+            self.anchors[anchor] = scalar
+        self.prev_end = end
+        self.last_item = (frame, span_end)
+
+    def _skip_anchor(self, start: int, end: int) -> int:
+        text = self.text
+        pos = start
+        if text.startswith("&", pos):
+            while pos < end and text[pos] not in " \t\r\n":
+                pos += 1
+            while pos < end and text[pos] in " \t\r\n":
+                pos += 1
+        elif text.startswith("!", pos):
+            # "!tag &anchor value": keep the tag in the span, skip the anchor after it
+            match = re.compile(r"!\S*\s+&\S+\s+").match(text, pos, end)
+            if match:
+                return match.end()
+        return pos
+
+    def _block_end(self, start: int, end: int, value: str) -> int:
+        """End of a block scalar's span: after its last content line, before its last newline."""
+        text = self.text
+        header = _BLOCK_HEADER.match(text, start)
+        keep = header is not None and "+" in header.group()
+        if keep:
+            if end > start and text[end - 1] == "\n":
+                return end - 1
+            return end
+        stop = end
+        while stop > start and text[stop - 1] in "\n\r":
+            stop -= 1
+        return stop
+
+    def _block_header_comment(self, start: int) -> Comment | None:
+        text = self.text
+        line_end = text.find("\n", start)
+        if line_end == -1:
+            line_end = len(text)
+        pos = text.find("#", start, line_end)
+        if pos == -1:
+            return None
+        stop = line_end - 1 if text[line_end - 1] == "\r" else line_end
+        return Comment(text[pos + 1 : stop], span=(pos, stop))
+
+    def _set_key(self, frame: _Frame, key: str, index: int) -> None:
+        if key in frame.keys:
+            raise self.error(f'mapping key "{key}" already defined', index)
+        frame.keys.add(key)
+        frame.key = key
+
+    def _add_value(self, frame: _Frame, value: Node, start: int) -> None:
+        node = frame.node
+        if frame.is_map:
+            assert isinstance(node, Mapping) and frame.key is not None
+            node.items.append(Entry(frame.key, value))
+            if frame is self.stack[0] and frame.key == "sops":
+                self.sops_entry_start = start
+            frame.key = None
+        else:
+            assert isinstance(node, Sequence)
+            node.items.append(value)
+
+    def on_start(self, event: Any, start: int, is_map: bool) -> None:
+        flow = bool(event.flow_style)
+        anchor = event.anchor
+        span_start = self._skip_anchor(start, event.end_mark.index if flow else start) if anchor else start
+        node: Mapping | Sequence = Mapping() if is_map else Sequence()
+        style = "f" if flow else ""
+        node.style = style
+        col = self.column(span_start)
+        parent = self.stack[-1] if self.stack else None
+        if parent is None:
+            if not is_map:
+                raise ParseError("Error unmarshaling input YAML: YAML documents that are sequences are not supported")
+            assert isinstance(node, Mapping)
+            self.root = node
+            self.branches.append(node)
+        else:
+            if parent.is_map and parent.key is None:
+                raise ParseError(
+                    f"Error unmarshaling input YAML: line {self.text.count(chr(10), 0, start) + 1}: "
+                    "complex (non-scalar) mapping keys are not supported"
+                )
+        in_sops = parent is not None and (parent.in_sops or (parent is self.stack[0] and parent.key == "sops"))
+        if (
+            parent is not None and self.state.step is None and is_map and not flow and parent.is_map
+            and not parent.flow and col > parent.col and not in_sops
+        ):  # fmt: skip
+            self.state.step = col - parent.col
+        frame = _Frame(node, is_map, flow, col, anchor, span_start)
+        frame.in_sops = in_sops
+        if self.pending is not None:
+            if parent is None:
+                self.resolve_pending(frame, col, start)
+            elif parent.is_map:
+                # the value of a key: head comments belong to the new collection's first item
+                self.resolve_pending(frame, col, start)
+            else:
+                self.resolve_pending(parent, self.next_col(start), start)
+        if parent is not None:
+            self._add_value(parent, node, start)
+        self.stack.append(frame)
+        self.prev_end = event.end_mark.index if flow else start
+
+    def on_alias(self, event: Any, start: int) -> None:
+        end = event.end_mark.index
+        frame = self.stack[-1] if self.stack else None
+        if frame is None:
+            raise ParseError("Error unmarshaling input YAML: YAML documents that are values are not supported")
+        target = self.anchors.get(event.anchor)
+        if target is None:
+            raise self.error(f"unknown anchor '{event.anchor}' referenced", start)
+        if self.pending is not None:
+            self.resolve_pending(frame, self.next_col(start), start)
+        if frame.is_map and frame.key is None:
+            if not isinstance(target, Scalar) or not isinstance(target.value, str):
+                raise ErrorEncryptingTree("an alias used as a mapping key must refer to a string")
+            self._set_key(frame, target.value, start)
+            frame.key_event_end = end
+            self.prev_end = end
+            return
+        copy: Node
+        if isinstance(target, Scalar):
+            copy = Scalar(target.value, span=(start, end), style="f" if frame.flow else "")
+        else:
+            collection = _deep_copy(target)
+            assert not isinstance(collection, Scalar)
+            self.state.aliases.append(_AliasCopy((start, end), collection, frame.flow))
+            copy = collection
+        self._add_value(frame, copy, start)
+        self.prev_end = end
+        self.last_item = (frame, end)
+
+    def finish(self) -> Document:
+        text = self.text
+        metadata: dict[str, Any] | None = None
+        for index, branch in enumerate(self.branches):
+            kept: list[Entry | Comment] = []
+            sops_ranges: list[tuple[int, int]] = []
+            for item in branch.items:
+                if isinstance(item, Entry) and item.key == "sops":
+                    if metadata is None and index == 0 and isinstance(item.value, Mapping):
+                        metadata = _to_plain_mapping(item.value)
+                    elif metadata is None and index == 0:
+                        metadata = {}
+                    sops_ranges.append(self._entry_range(item))
+                    continue
+                kept.append(item)
+            if sops_ranges:
+                kept = [
+                    item for item in kept
+                    if not (isinstance(item, Comment) and item.span and _inside(item.span[0], sops_ranges))
+                ]  # fmt: skip
+                self.state.sops_spans.extend(sops_ranges)
+            branch.items = kept
+        return Document("yaml", self.branches, text=text, metadata=metadata, state=self.state)
+
+    def _entry_range(self, entry: Entry) -> tuple[int, int]:
+        """Whole lines of a top-level ``sops:`` entry: from its key's line to its last value line."""
+        text = self.text
+        value = entry.value
+        end = _last_end(value)
+        key_start = self._key_start_before(value)
+        line_start = text.rfind("\n", 0, key_start) + 1
+        line_end = text.find("\n", end)
+        line_end = len(text) if line_end == -1 else line_end + 1
+        return line_start, line_end
+
+    def _key_start_before(self, value: Node) -> int:
+        text = self.text
+        first = value.span[0] if value.span is not None else 0
+        pos = text.rfind("sops", 0, first)
+        return pos if pos != -1 else first
+
+
+def _inside(pos: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(start <= pos < end for start, end in ranges)
+
+
+def _last_end(node: Node) -> int:
+    """End offset of the last piece of text of a node."""
+    if isinstance(node, Scalar):
+        return node.span[1] if node.span else 0
+    if node.style.startswith("f") and node.span is not None:
+        return node.span[1]
+    best = node.span[0] if node.span else 0
+    for item in reversed(node.items):
+        if isinstance(item, Entry):
+            return max(best, _last_end(item.value))
+        if isinstance(item, Comment):
+            if item.span:
+                return max(best, item.span[1])
+            continue
+        return max(best, _last_end(item))
+    return best
+
+
+def _deep_copy(node: Node) -> Node:
+    if isinstance(node, Scalar):
+        return Scalar(node.value, style=node.style.lstrip("f"))
+    if isinstance(node, Mapping):
+        return Mapping([Entry(e.key, _deep_copy(e.value)) for e in node.entries()], style=node.style)
+    return Sequence([_deep_copy(i) for i in node.items if not isinstance(i, Comment)], style=node.style)
+
+
+def _to_plain(node: Node) -> Any:
+    if isinstance(node, Scalar):
+        value = node.value
+        if isinstance(value, GoTime):
+            return value.rfc3339nano()
+        return value
+    if isinstance(node, Mapping):
+        return _to_plain_mapping(node)
+    return [_to_plain(item) for item in node.items if not isinstance(item, Comment)]
+
+
+def _to_plain_mapping(node: Mapping) -> dict[str, Any]:
+    return {entry.key: _to_plain(entry.value) for entry in node.entries()}
+
+
+def parse(data: bytes) -> Document:
+    """Parse YAML bytes (plaintext or sops-encrypted) into a Document; see the module docstring."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"Error unmarshaling input YAML: invalid UTF-8 at byte {exc.start}") from None
+    bom = text.startswith("\ufeff")
+    if bom:
+        text = text[1:]
+    doc = _Parser(text).run()
+    assert isinstance(doc.state, YamlState)
+    doc.state.bom = bom
+    return doc
+
+
+# --------------------------------------------------------------------------------------------
+# Emitting scalars
+# --------------------------------------------------------------------------------------------
+
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_PLAIN_BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_FLOW_INDICATORS = re.compile(r"[,\[\]{}]")
+_ESCAPES = {
+    "\0": "\\0", "\x07": "\\a", "\x08": "\\b", "\t": "\\t", "\n": "\\n", "\x0b": "\\v", "\x0c": "\\f",
+    "\r": "\\r", "\x1b": "\\e", '"': '\\"', "\\": "\\\\", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
+}  # fmt: skip
+
+
+def _is_printable(text: str) -> bool:
+    return _NON_PRINTABLE.search(text) is None
+
+
+def plain_ok(text: str, flow: bool) -> bool:
+    """Whether ``text`` can be written as a plain scalar that reads back as the same string."""
+    if not text or text != text.strip(" \t") or "\n" in text or "\r" in text or "\t" in text:
+        return False
+    first = text[0]
+    if first in _PLAIN_BAD_START:
+        if first in "-?:" and len(text) > 1 and text[1] != " " and not (flow and text[1] in ",[]{}"):
+            pass
+        else:
+            return False
+    if ": " in text or " #" in text or text.endswith(":"):
+        return False
+    if text.startswith(("---", "...")) and (len(text) == 3 or text[3] == " "):
+        return False
+    if flow and (_FLOW_INDICATORS.search(text) or ":" in text):
+        return False
+    if not _is_printable(text) or "\ufeff" in text:
+        return False
+    try:
+        return isinstance(resolve_plain(text), str)
+    except _Uint64:
+        return False
+
+
+def double_quoted(text: str) -> str:
+    out = []
+    for ch in text:
+        escaped = _ESCAPES.get(ch)
+        if escaped is not None:
+            out.append(escaped)
+        elif _NON_PRINTABLE.match(ch) or ch == "\ufeff":
+            code = ord(ch)
+            if code <= 0xFF:
+                out.append(f"\\x{code:02X}")
+            elif code <= 0xFFFF:
+                out.append(f"\\u{code:04X}")
+            else:
+                out.append(f"\\U{code:08X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def single_ok(text: str) -> bool:
+    return "\n" not in text and "\r" not in text and _is_printable(text) and "\ufeff" not in text and (
+        text == "" or (text[0] not in " \t" and text[-1] not in " \t") or True
+    )
+
+
+def single_quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def literal_ok(text: str) -> bool:
+    """Whether a multi-line string can be a literal block scalar that reads back identically."""
+    if "\r" in text or not _is_printable(text) or "\ufeff" in text:
+        return False
+    body = text.rstrip("\n")
+    if not body.strip(" \n"):
+        return False
+    # A first content line made of spaces only would confuse indentation detection; a trailing
+    # line of spaces before the trailing newlines would be taken as chomped whitespace.
+    for line in body.split("\n"):
+        if line and not line.strip(" "):
+            return False
+    return not body.endswith(" ") or True
+
+
+def literal_block(text: str, indent: int, parent: int) -> str:
+    """``|`` / ``|-`` / ``|+`` block (header + content lines, no final line break)."""
+    stripped = text.rstrip("\n")
+    trailing = len(text) - len(stripped)
+    chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+    lines = stripped.split("\n")
+    first_content = next((line for line in lines if line), "")
+    indicator = ""
+    step_pad = " " * indent
+    if first_content.startswith(" "):
+        indicator = str(max(1, min(indent - parent, 9)))
+    header = "|" + indicator + chomp
+    pad = step_pad
+    body = "\n".join(pad + line if line else "" for line in lines)
+    extra = "\n" * (trailing - 1) if trailing > 1 else ""
+    return header + "\n" + body + extra
+
+
+def format_float(value: float) -> str:
+    """A float in a form go-yaml reads back as the same float64 (``1e3`` -> ``1000.0``)."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    return repr(value)
+
+
+def format_nonstr(value: Value | None) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_float(value)
+    if isinstance(value, GoTime):
+        return value.rfc3339nano()
+    raise TypeError(type(value).__name__)
+
+
+def format_str(text: str, *, flow: bool, old_style: str, block_indent: int | None, fresh: bool = False,
+               block_parent: int = 0) -> str:
+    """Text for a string leaf, following the quoting of the text it replaces.
+
+    ``block_indent``: the column a literal block's content would use, or None when a block
+    scalar is not possible here.
+    """
+    if old_style == '"':
+        return double_quoted(text)
+    if old_style == "'" and not flow:
+        return single_quoted(text) if single_ok(text) else double_quoted(text)
+    if "\n" in text:
+        if block_indent is not None and literal_ok(text):
+            return literal_block(text, block_indent, block_parent)
+        return double_quoted(text)
+    # In flow context an ENC string replacing a plain value had to be single-quoted, so a
+    # single-quoted value there is written plain again when that is possible.
+    if plain_ok(text, flow):
+        return text
+    if fresh and _resolves_non_str(text):
+        return double_quoted(text)  # like go-yaml: "true", "123", timestamps
+    if single_ok(text):
+        return single_quoted(text)
+    return double_quoted(text)
+
+
+def _resolves_non_str(text: str) -> bool:
+    try:
+        return not isinstance(resolve_plain(text), str)
+    except _Uint64:
+        return True
+
+
+def format_value(value: Value | None, *, flow: bool, old_style: str, block_indent: int | None,
+                 block_parent: int = 0) -> str:  # fmt: skip
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    if isinstance(value, str):
+        return format_str(value, flow=flow, old_style=old_style, block_indent=block_indent, block_parent=block_parent)
+    return format_nonstr(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+def _line_indent(text: str, index: int) -> int:
+    return index - (text.rfind("\n", 0, index) + 1)
+
+
+class _Splicer:
+    def __init__(self, text: str, step: int) -> None:
+        self.text = text
+        self.step = step
+        self.edits: list[tuple[int, int, str]] = []
+
+    def walk(self, node: Node | Comment, parent_col: int) -> None:
+        if isinstance(node, Comment):
+            if node.changed and node.span is not None:
+                self.edits.append((node.span[0], node.span[1], "#" + node.text))
+            return
+        if isinstance(node, Scalar):
+            if node.changed and node.span is not None:
+                self.splice_scalar(node, parent_col)
+            return
+        col = parent_col
+        if node.span is not None and not node.style.startswith("f"):
+            col = _line_indent(self.text, node.span[0]) if node.span[0] <= len(self.text) else parent_col
+            col = node.span[0] - (self.text.rfind("\n", 0, node.span[0]) + 1)
+        if isinstance(node, Mapping):
+            for item in node.items:
+                if isinstance(item, Entry):
+                    self.walk(item.value, col)
+                else:
+                    self.walk(item, col)
+        else:
+            for element in node.items:
+                self.walk(element, col)
+
+    def splice_scalar(self, scalar: Scalar, parent_col: int) -> None:
+        assert scalar.span is not None
+        start, end = scalar.span
+        style = scalar.style
+        flow = style.startswith("f")
+        old = style[1:] if flow else style
+        value = scalar.value
+        text = self.text
+        block = old in ("|", ">")
+        new = format_value(
+            value, flow=flow, old_style=old, block_indent=None if flow else parent_col + self.step,
+            block_parent=parent_col,
+        )
+        if block:
+            header = _BLOCK_HEADER.match(text, start)
+            header_end = header.end() if header else start
+            line_end = text.find("\n", start)
+            if line_end == -1 or line_end > end:
+                line_end = end
+            if text[header_end:line_end].strip():
+                # a comment on the header line stays in place between the two halves
+                first, sep, rest = new.partition("\n")
+                self.edits.append((start, header_end, first))
+                self.edits.append((line_end, end, sep + rest if sep else ""))
+                return
+        self.edits.append((start, end, new))
+
+    def apply(self, extra: list[tuple[int, int, str]]) -> str:
+        edits = self.edits + extra
+        edits.sort(key=lambda edit: (edit[0], edit[1]))
+        text = self.text
+        out: list[str] = []
+        pos = 0
+        for start, end, replacement in edits:
+            if start < pos:
+                continue  # overlapping edit (cannot happen for well-formed trees)
+            out.append(text[pos:start])
+            out.append(replacement)
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+
+def _has_changes(node: Node) -> bool:
+    if isinstance(node, Scalar):
+        return node.changed
+    if isinstance(node, Mapping):
+        return any(_has_changes(entry.value) for entry in node.entries())
+    return any(_has_changes(item) for item in node.items if not isinstance(item, Comment))
+
+
+def emit_flow(node: Node) -> str:
+    """A one-line flow-style text of a node (for expanded aliases)."""
+    if isinstance(node, Scalar):
+        return format_value(node.value, flow=True, old_style="", block_indent=None)
+    if isinstance(node, Mapping):
+        parts = [
+            f"{format_str(entry.key, flow=True, old_style='', block_indent=None)}: {emit_flow(entry.value)}"
+            for entry in node.entries()
+        ]
+        return "{" + ", ".join(parts) + "}"
+    return "[" + ", ".join(emit_flow(item) for item in node.items if not isinstance(item, Comment)) + "]"
+
+
+def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, Any] | None = None) -> bytes:
+    """Render a document as YAML: splice into the source text, or emit afresh for conversions."""
+    options = options or {}
+    state = doc.state if isinstance(doc.state, YamlState) else None
+    if doc.format != "yaml" or not isinstance(doc.text, str) or state is None:
+        indent = int(options.get("indent", 4) or 4)
+        return emit_document(doc.branches, metadata, indent).encode("utf-8")
+    text = doc.text
+    step = state.step or 2
+    splicer = _Splicer(text, step)
+    for branch in doc.branches:
+        splicer.walk(branch, 0)
+    for alias in state.aliases:
+        if _has_changes(alias.node):
+            splicer.edits.append((alias.span[0], alias.span[1], emit_flow(alias.node)))
+    extra: list[tuple[int, int, str]] = [(start, end, "") for start, end in state.sops_spans]
+    if metadata is not None:
+        block = emit_block({"sops": metadata}, state.step or 4)
+        for index, doc_end in enumerate(state.doc_ends):
+            prefix = ""
+            before = _text_before(text, doc_end, state.sops_spans)
+            if before and not before.endswith("\n"):
+                prefix = "\n"
+            if index < len(doc.branches) and doc.branches[index].style.startswith("f"):
+                continue  # a flow-style root cannot take a block key; sops reads the first document
+            extra.append((doc_end, doc_end, prefix + block))
+    out = splicer.apply(extra)
+    if state.bom:
+        out = "\ufeff" + out
+    return out.encode("utf-8")
+
+
+def _text_before(text: str, index: int, removed: list[tuple[int, int]]) -> str:
+    """The text before ``index`` once the removed ranges are gone (only its end matters)."""
+    pos = index
+    changed = True
+    while changed:
+        changed = False
+        for start, end in removed:
+            if start < pos <= end:
+                pos = start
+                changed = True
+    return text[max(0, pos - 1) : pos]
+
+
+# --------------------------------------------------------------------------------------------
+# Fresh emission (conversion from another format, metadata block)
+# --------------------------------------------------------------------------------------------
+
+
+def _key_text(key: str) -> str:
+    return format_str(key, flow=False, old_style="", block_indent=None, fresh=True)
+
+
+def _emit_plain_value(value: Any, indent: int, step: int) -> tuple[str, bool]:
+    """Inline text of a scalar-like value and whether it is a complete line (no block follows)."""
+    if isinstance(value, str):
+        return format_str(value, flow=False, old_style="", block_indent=indent + step, fresh=True), True
+    return format_nonstr(value), True
+
+
+def emit_block(data: dict[str, Any], step: int) -> str:
+    """Block-style YAML of plain data (dicts, lists, scalars) in go-yaml's layout."""
+    lines: list[str] = []
+    _emit_mapping_plain(data, 0, step, lines, first_prefix=None)
+    return "\n".join(lines) + "\n"
+
+
+def _child_indent(indent: int, step: int, in_sequence_item: bool) -> int:
+    if in_sequence_item:
+        # keys of a mapping that is a sequence item sit at dash + 2; nest relative to the dash
+        dash = indent - 2
+        return dash + step if step > 2 else indent + step
+    return indent + step
+
+
+def _emit_mapping_plain(data: dict[str, Any], indent: int, step: int, lines: list[str],
+                        first_prefix: str | None, in_item: bool = False) -> None:  # fmt: skip
+    pad = " " * indent
+    first = True
+    for key, value in data.items():
+        lead = first_prefix if first and first_prefix is not None else pad
+        first = False
+        head = f"{lead}{_key_text(str(key))}:"
+        child = _child_indent(indent, step, in_item)
+        _emit_value_plain(value, head, child, step, lines)
+
+
+def _emit_value_plain(value: Any, head: str, child: int, step: int, lines: list[str]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            lines.append(head + " {}")
+            return
+        lines.append(head)
+        _emit_mapping_plain(value, child, step, lines, None)
+    elif isinstance(value, list):
+        if not value:
+            lines.append(head + " []")
+            return
+        lines.append(head)
+        _emit_sequence_plain(value, child, step, lines, None)
+    else:
+        key_col = len(head) - len(head.lstrip(" -"))
+        text, _ = _emit_plain_value(value, child - step, step) if not isinstance(value, str) else (
+            format_str(value, flow=False, old_style="", block_indent=child, fresh=True, block_parent=key_col), True
+        )
+        lines.append(head + " " + text)
+
+
+def _emit_sequence_plain(items: list[Any], indent: int, step: int, lines: list[str],
+                         first_prefix: str | None) -> None:  # fmt: skip
+    pad = " " * indent
+    for index, item in enumerate(items):
+        lead = (first_prefix if index == 0 and first_prefix is not None else pad) + "- "
+        if isinstance(item, dict) and item:
+            _emit_mapping_plain(item, indent + 2, step, lines, lead, in_item=True)
+        elif isinstance(item, list) and item:
+            _emit_sequence_plain(item, indent + 2, step, lines, lead)
+        elif isinstance(item, dict):
+            lines.append(lead + "{}")
+        elif isinstance(item, list):
+            lines.append(lead + "[]")
+        elif isinstance(item, str):
+            lines.append(lead + format_str(item, flow=False, old_style="", block_indent=indent + 2, fresh=True,
+                                           block_parent=indent))
+        else:
+            lines.append(lead + format_nonstr(item))
+
+
+def _emit_tree(node: Node, indent: int, step: int, lines: list[str], first_prefix: str | None,
+               in_item: bool = False) -> None:  # fmt: skip
+    """Emit a Mapping/Sequence with comments (fresh text for conversions)."""
+    pad = " " * indent
+    if isinstance(node, Mapping):
+        first = True
+        for item in node.items:
+            lead = first_prefix if first and first_prefix is not None else pad
+            first = False
+            if isinstance(item, Comment):
+                if lead is first_prefix:
+                    # "- " then a comment: the comment goes on the dash line, the keys below it
+                    lines.append(f"{lead}#{item.text}")
+                    first_prefix = None
+                else:
+                    lines.append(f"{pad}#{item.text}")
+                continue
+            head = f"{lead}{_key_text(item.key)}:"
+            _emit_node_value(item.value, head, _child_indent(indent, step, in_item), step, lines)
+    elif isinstance(node, Sequence):
+        for index, element in enumerate(node.items):
+            lead = (first_prefix if index == 0 and first_prefix is not None else pad)
+            if isinstance(element, Comment):
+                lines.append(f"{lead}#{element.text}")
+                continue
+            lead += "- "
+            if isinstance(element, Mapping) and list(element.entries()):
+                _emit_tree(element, indent + 2, step, lines, lead, in_item=True)
+            elif isinstance(element, Sequence) and [i for i in element.items if not isinstance(i, Comment)]:
+                _emit_tree(element, indent + 2, step, lines, lead)
+            elif isinstance(element, Mapping):
+                lines.append(lead + "{}")
+            elif isinstance(element, Sequence):
+                lines.append(lead + "[]")
+            else:
+                lines.append(lead + _scalar_text(element.value, indent + 2, indent))
+
+
+def _scalar_text(value: Value | None, block_indent: int, block_parent: int) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    if isinstance(value, str):
+        return format_str(value, flow=False, old_style="", block_indent=block_indent, fresh=True,
+                          block_parent=block_parent)
+    return format_nonstr(value)
+
+
+def _emit_node_value(value: Node, head: str, child: int, step: int, lines: list[str]) -> None:
+    if isinstance(value, Mapping):
+        if not list(value.entries()) and not value.items:
+            lines.append(head + " {}")
+            return
+        lines.append(head)
+        _emit_tree(value, child, step, lines, None)
+    elif isinstance(value, Sequence):
+        if not value.items:
+            lines.append(head + " []")
+            return
+        lines.append(head)
+        _emit_tree(value, child, step, lines, None)
+    else:
+        lines.append(head + " " + _scalar_text(value.value, child, len(head) - len(head.lstrip(" -"))))
+
+
+def emit_document(branches: list[Mapping], metadata: dict[str, Any] | None, step: int = 4) -> str:
+    """A fresh YAML text of the branches (and metadata), like sops's emitter lays it out."""
+    parts: list[str] = []
+    for branch in branches or [Mapping()]:
+        lines: list[str] = []
+        if branch.items:
+            _emit_tree(branch, 0, step, lines, None)
+        text = "\n".join(lines) + "\n" if lines else ""
+        if metadata is not None:
+            text += emit_block({"sops": metadata}, step)
+        parts.append(text if text else "{}\n")
+    return "---\n".join(parts)
+
+
+def iter_comments(doc: Document) -> Iterator[tuple[tuple[str, ...], Comment]]:
+    """Comments with the mapping-key path sops uses for their AAD (a debugging aid)."""
+    from pysops.document import walk_leaves
+
+    for branch in doc.branches:
+        for path, leaf in walk_leaves(branch):
+            if isinstance(leaf, Comment):
+                yield path, leaf

@@ -1,0 +1,327 @@
+"""The dotenv store: sops's dialect, verbatim text, splicing render, metadata lines, interop."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyrage
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence, walk_leaves
+from pysops.errors import ErrorDumpingTree, ParseError
+from pysops.formats import dotenv
+from pysops.formats.dotenv import parse_dotenv_value
+from pysops.values import GoTime
+
+SOPS = Path(sys.executable).parent / "sops"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sops-functional"
+META = {"lastmodified": "2026-01-02T03:04:05Z", "mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+        "version": "3.11.0", "age": [{"recipient": "age1r", "enc": "-----BEGIN-----\nAB\n-----END-----\n"}]}
+META_LINES = (
+    "sops_age__list_0__map_enc=-----BEGIN-----\\nAB\\n-----END-----\\n\n"
+    "sops_age__list_0__map_recipient=age1r\n"
+    "sops_lastmodified=2026-01-02T03:04:05Z\n"
+    "sops_mac=ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n"
+    "sops_version=3.11.0\n"
+)
+
+
+def items(doc: Document) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for item in doc.branches[0].items:
+        if isinstance(item, Comment):
+            out.append(("#", item.text))
+        else:
+            assert isinstance(item.value, Scalar)
+            out.append((item.key, item.value.value))
+    return out
+
+
+def test_parse_is_sops_dialect() -> None:
+    text = (
+        b"# top comment\n\nexport X=1\nSPACED = v \nQ=\"hello world\"\nH=a # not a comment\n"
+        b"EQ=a=b=c\nNL=line1\\nline2\nEMPTY=\n=nokey\nU=\xc3\xa9\xe2\x82\xac\n#\n"
+    )
+    doc = dotenv.parse(text)
+    assert items(doc) == [
+        ("#", " top comment"),
+        ("export X", "1"),
+        ("SPACED ", " v "),
+        ("Q", '"hello world"'),
+        ("H", "a # not a comment"),
+        ("EQ", "a=b=c"),
+        ("NL", "line1\nline2"),
+        ("EMPTY", ""),
+        ("", "nokey"),
+        ("U", "é€"),
+        ("#", ""),
+    ]
+    assert doc.metadata is None
+    assert dotenv.render(doc, None) == text
+
+
+def test_crlf_keeps_carriage_return_in_values() -> None:
+    text = b"A=1\r\n#c\r\nB=two\r\n"
+    doc = dotenv.parse(text)
+    assert items(doc) == [("A", "1\r"), ("#", "c\r"), ("B", "two\r")]
+    leaf = doc.branches[0].items[0]
+    assert isinstance(leaf, Entry) and isinstance(leaf.value, Scalar)
+    assert leaf.value.span == (2, 4)
+    assert dotenv.render(doc, None) == text
+
+
+@pytest.mark.parametrize("text, line", [(b"A=1\nnot a pair\n", 2), (b"A=1\n\r\nB=2\n", 2), (b"secret", 1)])
+def test_line_without_equals_is_a_parse_error_naming_the_line(text: bytes, line: int) -> None:
+    with pytest.raises(ParseError) as caught:
+        dotenv.parse(text)
+    assert caught.value.exit_code == 2
+    assert f"line {line}" in str(caught.value)
+    assert "secret" not in str(caught.value) and "not a pair" not in str(caught.value)
+
+
+def test_metadata_lines_are_taken_out_and_unflattened() -> None:
+    doc = dotenv.parse(b"A=ENC[x]\n" + META_LINES.encode())
+    assert items(doc) == [("A", "ENC[x]")]
+    assert doc.metadata == META
+
+
+def test_sops_functional_fixture() -> None:
+    data = (FIXTURES / "format.enc.env").read_bytes()
+    doc = dotenv.parse(data)
+    (entry,) = doc.branches[0].items
+    assert isinstance(entry, Entry) and entry.key == "foo "
+    assert isinstance(entry.value, Scalar) and str(entry.value.value).startswith("ENC[AES256_GCM,data:XBV7lQ==")
+    assert doc.metadata is not None
+    assert doc.metadata["pgp"][0]["fp"] == "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
+    assert doc.metadata["pgp"][0]["enc"].startswith("-----BEGIN PGP MESSAGE-----\n\nwcBMAyUpShfNkFB")
+    assert doc.metadata["version"] == "3.13.1"
+    # Our metadata layout is sops's: sorted lines at the end, so the file comes back identical.
+    assert dotenv.render(doc, doc.metadata) == data
+
+
+def test_render_splices_only_changed_values() -> None:
+    text = b"\n# head\nA=1\r\n\nexport B = two\nC=3"
+    doc = dotenv.parse(text)
+    entry = doc.branches[0].items[2]
+    assert isinstance(entry, Entry) and isinstance(entry.value, Scalar)
+    entry.value.set("new\nline")
+    assert dotenv.render(doc, None) == b"\n# head\nA=1\r\n\nexport B =new\\nline\nC=3"
+    comment = doc.branches[0].items[0]
+    assert isinstance(comment, Comment)
+    comment.set("ENC[c]")
+    assert dotenv.render(doc, None) == b"\n#ENC[c]\nA=1\r\n\nexport B =new\\nline\nC=3"
+
+
+def test_metadata_replaced_appended_and_removed() -> None:
+    text = b"A=1\nsops_version=3.0.0\n\nB=2"
+    doc = dotenv.parse(text)
+    assert doc.metadata == {"version": "3.0.0"}
+    assert dotenv.render(doc, META) == b"A=1\nB=2\n" + META_LINES.encode()
+    assert dotenv.render(doc, None) == b"A=1\nB=2"
+    assert dotenv.render(dotenv.parse(b""), META) == META_LINES.encode()
+
+
+def test_added_removed_and_renamed_entries() -> None:
+    doc = dotenv.parse(b"A=1\n\nB=2\n#c\n")
+    root = doc.branches[0]
+    root.items.pop(0)  # unset A (and the blank line it owned)
+    root.items.insert(1, Entry("NEW", Scalar(5)))
+    first = root.items[0]
+    assert isinstance(first, Entry)
+    first.key = "B2"
+    assert dotenv.render(doc, None) == b"B2=2\nNEW=5\n#c\n"
+
+
+def test_conversion_from_another_tree() -> None:
+    tree = Mapping([
+        Comment(" from yaml"),
+        Entry("s", Scalar("multi\nline")),
+        Entry("i", Scalar(42)),
+        Entry("f", Scalar(2.0)),
+        Entry("big", Scalar(1e20)),
+        Entry("b", Scalar(True)),
+        Entry("t", Scalar(GoTime(2024, 1, 2))),
+        Entry("n", Scalar(None)),
+    ])
+    doc = Document("yaml", [tree])
+    assert dotenv.render(doc, None) == (
+        b"# from yaml\ns=multi\\nline\ni=42\nf=2.0\nbig=1E+20\nb=true\nt=2024-01-02T00:00:00Z\nn=\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        Mapping([Entry("nested", Mapping([Entry("a", Scalar("b"))]))]),
+        Mapping([Entry("list", Sequence([Scalar("a")]))]),
+        Mapping([Entry("a=b", Scalar("x"))]),
+        Mapping([Entry("sops_x", Scalar("x"))]),
+        Mapping([Entry("#x", Scalar("x"))]),
+    ],
+)
+def test_conversion_errors(tree: Mapping) -> None:
+    with pytest.raises(ErrorDumpingTree) as caught:
+        dotenv.render(Document("yaml", [tree]), None)
+    assert caught.value.exit_code == 4
+
+
+def test_several_documents_cannot_be_one_dotenv_file() -> None:
+    with pytest.raises(ErrorDumpingTree):
+        dotenv.render(Document("yaml", [Mapping(), Mapping()]), None)
+
+
+@pytest.mark.parametrize(
+    "raw, used",
+    [
+        ('"a b"', "a b"),
+        ('"a\\nb\\t\\"q\\" \\\\ \\x"', 'a\nb\t"q" \\ \\x'),
+        ('"a # b" # comment', "a # b"),
+        ("'a \\n b'", "a \\n b"),
+        ("  'x'  ", "x"),
+        ("plain value   ", "plain value"),
+        ("value # comment", "value"),
+        ("value#notcomment", "value#notcomment"),
+        ("#novalue", "#novalue"),
+        (" #comment", ""),
+        ('"unterminated', '"unterminated'),
+        ('"a"b', '"a"b'),
+        ("", ""),
+        ("v\r", "v"),
+    ],
+)
+def test_parse_dotenv_value(raw: str, used: str) -> None:
+    assert parse_dotenv_value(raw) == used
+
+
+# ------------------------------------------------------------------------------------------------
+# Properties
+
+_key = st.text(st.characters(codec="utf-8", exclude_characters="\n="), min_size=0, max_size=8).filter(
+    lambda k: not k.startswith(("#", "sops_")) and k != ""
+)
+_value = st.text(st.characters(codec="utf-8", exclude_characters="\n"), max_size=12)
+_line = st.one_of(
+    st.tuples(_key, _value).map(lambda kv: f"{kv[0]}={kv[1]}"),
+    _value.map(lambda c: "#" + c),
+    st.just(""),
+    st.sampled_from(["export A=1", 'Q="quoted # x"', "E=", "S=a\\nb", "X = y ", "U=é€"]),
+)
+
+
+@st.composite
+def dotenv_files(draw: st.DrawFn) -> bytes:
+    lines = draw(st.lists(_line, max_size=10))
+    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    if eol == "\r\n":
+        lines = [line for line in lines if line]  # a CRLF blank line is "\r": sops rejects it
+    text = eol.join(lines) + (draw(st.sampled_from(["", eol])) if lines else "")
+    return text.encode("utf-8", "surrogateescape")
+
+
+def fake_encrypt(value: str) -> str:
+    data = base64.b64encode(value.encode("utf-8", "surrogateescape")).decode()
+    return f"ENC[AES256_GCM,data:{data},iv:AAAA,tag:AAAA,type:str]"
+
+
+def fake_decrypt(value: str) -> str:
+    data = value[len("ENC[AES256_GCM,data:") : value.index(",iv:")]
+    return base64.b64decode(data).decode("utf-8", "surrogateescape")
+
+
+def fake_cipher(doc: Document, encrypt: bool) -> None:
+    for _, leaf in walk_leaves(doc.branches[0]):
+        if isinstance(leaf, Comment):
+            leaf.set(fake_encrypt(leaf.text) if encrypt else fake_decrypt(leaf.text))
+        elif isinstance(leaf.value, str) and leaf.value != "":
+            leaf.set(fake_encrypt(leaf.value) if encrypt else fake_decrypt(leaf.value))
+
+
+@given(dotenv_files())
+def test_untouched_render_is_identical(data: bytes) -> None:
+    assert dotenv.render(dotenv.parse(data), None) == data
+
+
+@given(dotenv_files())
+def test_fake_cipher_round_trip_is_byte_identical(data: bytes) -> None:
+    doc = dotenv.parse(data)
+    fake_cipher(doc, encrypt=True)
+    encrypted = dotenv.render(doc, META)
+    assert encrypted.endswith(META_LINES.encode())
+    again = dotenv.parse(encrypted)
+    assert again.metadata == META
+    for _, leaf in walk_leaves(again.branches[0]):
+        text = leaf.text if isinstance(leaf, Comment) else leaf.value
+        assert text == "" or str(text).startswith("ENC[AES256_GCM,")
+    fake_cipher(again, encrypt=False)
+    restored = dotenv.render(again, None)
+    # The metadata lines need a newline before them: a file without a final newline gains one.
+    assert restored == (data if not data or data.endswith(b"\n") else data + b"\n")
+
+
+# ------------------------------------------------------------------------------------------------
+# Interop with the sops binary (pysops.api for our side)
+
+
+@pytest.fixture(scope="module")
+def sops_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if not SOPS.exists():
+        pytest.skip("sops binary not installed")
+    identity = pyrage.x25519.Identity.generate()
+    tmp = tmp_path_factory.mktemp("dotenv")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "SOPS_DISABLE_VERSION_CHECK": "1",
+           "SOPS_AGE_KEY": str(identity)}
+    return {"env": env, "recipient": str(identity.to_public()), "dir": tmp}
+
+
+def run_sops(args: list[str], env: dict[str, str], data: bytes) -> bytes:
+    proc = subprocess.run([str(SOPS), *args, "/dev/stdin"], input=data, env=env, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout
+
+
+PLAIN = (
+    b"# database settings\nDB_USER=admin\nexport DB_PASS=\"p@ss word\"\nEMPTY=\nURL=http://x/?a=b#frag\n"
+    b"\n#\xc3\xa9 comment\nMULTI=line1\\nline2\nSPACED = v \nNAME_unencrypted=visible\n"
+)
+
+
+def test_sops_encrypted_file_reads_back_in_pysops(sops_env: dict[str, Any]) -> None:
+    api = pytest.importorskip("pysops.api")
+    env = sops_env["env"]
+    encrypted = run_sops(["encrypt", "--input-type", "dotenv", "--output-type", "dotenv", "--age",
+                          sops_env["recipient"]], env, PLAIN)
+    doc = dotenv.parse(encrypted)
+    assert doc.metadata is not None and doc.metadata["age"][0]["recipient"] == sops_env["recipient"]
+    assert [key for key, _ in items(doc) if key != "#"] == [
+        "DB_USER", "export DB_PASS", "EMPTY", "URL", "MULTI", "SPACED ", "NAME_unencrypted"
+    ]
+    ours = api.decrypt_bytes(encrypted, input_format="dotenv", options=api.DecryptOptions(env=env))
+    assert ours == PLAIN.replace(b"\n\n", b"\n")  # sops re-emits its tree: the blank line is gone
+    assert run_sops(["decrypt", "--input-type", "dotenv", "--output-type", "dotenv"], env, encrypted) == ours
+
+
+@pytest.mark.parametrize("plain", [PLAIN, PLAIN.replace(b"\n", b"\r\n").replace(b"\r\n\r\n", b"\r\n")])
+def test_pysops_encrypted_file_reads_back_in_sops(sops_env: dict[str, Any], plain: bytes) -> None:
+    api = pytest.importorskip("pysops.api")
+    from pysops.keys.age import AgeRecipient
+
+    env = sops_env["env"]
+    options = api.EncryptOptions(key_groups=[[AgeRecipient(sops_env["recipient"])]])
+    encrypted = api.encrypt_bytes(plain, options, input_format="dotenv")
+    lines = encrypted.split(b"\n")
+    assert lines[1].startswith(b"DB_USER=ENC[AES256_GCM,")
+    # An empty value is never encrypted; in a CRLF file the value is "\r", which is.
+    assert (b"EMPTY=" in lines) == (b"\r" not in plain)
+    assert b"NAME_unencrypted=visible" in encrypted
+    sops_plain = run_sops(["decrypt", "--input-type", "dotenv", "--output-type", "dotenv"], env, encrypted)
+    # sops re-emits from its tree (blank lines dropped); the values and comments are the same.
+    assert sops_plain == b"\n".join(line for line in plain.split(b"\n") if line) + b"\n"
+    ours = api.decrypt_bytes(encrypted, input_format="dotenv", options=api.DecryptOptions(env=env))
+    assert ours == plain
