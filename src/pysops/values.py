@@ -140,14 +140,14 @@ def _decimal_digits(x: float) -> tuple[str, int]:
     """Shortest round-trip digits of a finite, non-zero float and its decimal point position.
 
     Returns ``(digits, point)`` with ``value = 0.digits * 10**point`` (Go's ``decimalSlice``).
+    Python's ``repr`` gives the same shortest digits as Go; only the layout differs.
     """
-    from decimal import Decimal
-
-    sign, digit_tuple, exponent = Decimal(repr(abs(x))).as_tuple()
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    assert isinstance(exponent, int)
-    point = len(digit_tuple) + exponent
-    return digits, point
+    mantissa, _, exponent = repr(abs(x)).partition("e")
+    integer, _, fraction = mantissa.partition(".")
+    all_digits = integer + fraction
+    significant = all_digits.lstrip("0")
+    point = len(integer) + (int(exponent) if exponent else 0) - (len(all_digits) - len(significant))
+    return significant.rstrip("0") or "0", point
 
 
 def format_float_f(x: float) -> str:

@@ -128,13 +128,14 @@ def test_fast_path_flags_match_typer(clean_env: dict[str, str], pysops: Any) -> 
     import typer
 
     from pysops.cli.app import app
-    from pysops.cli.fast import DECRYPT_FLAGS
+    from pysops.cli.fast import DECRYPT_FLAGS, encrypt_flags
 
-    command = typer.main.get_command(app).commands["decrypt"]  # type: ignore[attr-defined]
-    declared = {opt for p in command.params for opt in p.opts if opt.startswith("-")}
-    declared.discard("--help")
-    declared.discard("-h")
-    assert declared == set(DECRYPT_FLAGS)
+    for verb, flags in (("decrypt", DECRYPT_FLAGS), ("encrypt", encrypt_flags())):
+        command = typer.main.get_command(app).commands[verb]  # type: ignore[attr-defined]
+        declared = {opt: not p.is_flag for p in command.params for opt in p.opts if opt.startswith("-")}
+        declared.pop("--help", None)
+        declared.pop("-h", None)
+        assert declared == flags, verb
 
 
 def test_legacy_flags(enc_json: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:

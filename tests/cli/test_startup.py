@@ -35,3 +35,19 @@ def test_decrypt_imports_only_what_it_needs(
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     leaked = sorted(m for m in imported if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN)
     assert leaked == []
+
+
+def test_encrypt_does_not_import_typer(tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey) -> None:
+    plain = tmp_path / "small.json"
+    plain.write_text('{"a": "b"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pysops", "encrypt", "--age", age_key.recipient, str(plain)],
+        capture_output=True,
+        env=clean_env,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"data"' not in proc.stdout and "ENC[AES256_GCM" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert not {m for m in imported if m.split(".")[0] in ("typer", "rich", "click", "pydantic")}

@@ -13,16 +13,10 @@ from typing import Annotated, Any
 import typer
 
 from pysops.cli.inputs import (
-    absolute,
-    check_output_flags,
-    encryption_options,
-    load_config,
     pick_format,
     read_input,
-    store_options,
-    write_output,
 )
-from pysops.errors import ConflictingParameters, GenericError, PysopsError
+from pysops.errors import GenericError, PysopsError
 from pysops.keys import REGISTRY
 
 app = typer.Typer(
@@ -116,48 +110,28 @@ def encrypt(
     recipients: dict[str, str | None] | None = None,
 ) -> None:
     """Encrypt a file and print it (or write it with -i / --output)."""
-    from pysops import api
+    from pysops.cli import fast
 
-    inp = read_input(file, filename_override)
-    check_output_flags(in_place, output, inp)
-    if inp.name_for_rules is None and not input_type:
-        raise ConflictingParameters(
-            "reading from standard input needs --filename-override (or --input-type)",
-            hint="e.g. pysops encrypt --filename-override secrets.yaml < secrets.yaml",
-        )
-    in_fmt = pick_format(input_type, inp.name_for_rules)
-    out_fmt = pick_format(output_type, inp.name_for_rules, default=in_fmt) if output_type else in_fmt
-    cfg = load_config(absolute(inp.name_for_rules), _state.get("config"))
-    flag_selection = {
-        "unencrypted_suffix": unencrypted_suffix,
-        "encrypted_suffix": encrypted_suffix,
-        "unencrypted_regex": unencrypted_regex,
-        "encrypted_regex": encrypted_regex,
-        "unencrypted_comment_regex": unencrypted_comment_regex,
-        "encrypted_comment_regex": encrypted_comment_regex,
-    }
-    chosen = [(k, v) for k, v in flag_selection.items() if v is not None]
-    if len(chosen) > 1:
-        raise ConflictingParameters(
-            "only one of the suffix/regex selection options can be used", hint=f"got {', '.join(k for k, _ in chosen)}"
-        )
-    options = encryption_options(
-        cfg,
-        absolute(inp.name_for_rules),
-        recipient_flags={k: v for k, v in (recipients or {}).items() if v},
-        env=os.environ,
-        selection=chosen[0] if chosen else None,
-        shamir_threshold=shamir_secret_sharing_threshold,
+    fast.run_encrypt(
+        file=file,
+        in_place=in_place,
+        output=output,
+        input_type=input_type,
+        output_type=output_type,
+        filename_override=filename_override,
+        selection={
+            "unencrypted_suffix": unencrypted_suffix,
+            "encrypted_suffix": encrypted_suffix,
+            "unencrypted_regex": unencrypted_regex,
+            "encrypted_regex": encrypted_regex,
+            "unencrypted_comment_regex": unencrypted_comment_regex,
+            "encrypted_comment_regex": encrypted_comment_regex,
+        },
         mac_only_encrypted=mac_only_encrypted,
+        shamir_threshold=shamir_secret_sharing_threshold,
+        recipients=recipients or {},
+        config_flag=_state.get("config"),
     )
-    result = api.encrypt_bytes(
-        inp.data,
-        options,
-        input_format=in_fmt,
-        output_format=out_fmt,
-        store_options=store_options(cfg, out_fmt),
-    )
-    write_output(result, in_place=in_place, output=output, inp=inp, private=False)
 
 
 @app.command()

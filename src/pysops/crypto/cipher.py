@@ -1,12 +1,12 @@
 """The ``ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`` value codec (format.md §1).
 
-``encrypt_value`` is deterministic given its IV; callers draw the IV (``generate_iv``) or take it
-from the stash, so tests can pin exact bytes.
+``ValueCipher`` holds one AES-GCM context per data key: a file's thousands of values reuse it.
+Encryption is deterministic given its IV; callers draw the IV (``generate_iv``) or take it from
+the stash, so tests can pin exact bytes.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 import re
@@ -23,6 +23,10 @@ TAG_SIZE = 16
 
 # sops's own pattern: anchored at the start, greedy fields, unanchored at the end.
 _ENC_RE = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
+# The well-formed case, checked in one match (base64 alphabet included): the fast path.
+_B64 = r"[A-Za-z0-9+/]*={0,2}"
+_ENC_FAST = re.compile(rf"ENC\[AES256_GCM,data:({_B64}),iv:({_B64}),tag:({_B64}),type:([a-z]+)\]")
+_B64_STRICT = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 
 
 def generate_iv() -> bytes:
@@ -34,6 +38,26 @@ def is_encrypted(text: object) -> bool:
     return isinstance(text, str) and text.startswith("ENC[AES256_GCM,")
 
 
+def _b64decode(text: str) -> bytes:
+    if _B64_STRICT.match(text) is None:
+        raise DecryptionFailed("malformed encrypted value (bad base64)")
+    return binascii.a2b_base64(text)
+
+
+def _b64decode_checked_alphabet(text: str) -> bytes:
+    """Decode base64 whose alphabet a regex already checked; only the padding can still be wrong."""
+    if len(text) % 4:
+        raise DecryptionFailed("malformed encrypted value (bad base64)")
+    try:
+        return binascii.a2b_base64(text)
+    except binascii.Error:
+        raise DecryptionFailed("malformed encrypted value (bad base64)") from None
+
+
+def _b64encode(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
 class EncryptedValue(NamedTuple):
     data: bytes
     iv: bytes
@@ -42,53 +66,75 @@ class EncryptedValue(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> EncryptedValue:
-        m = _ENC_RE.match(text)
+        m = _ENC_FAST.fullmatch(text) or _ENC_RE.match(text)
         if m is None:
             raise DecryptionFailed("malformed encrypted value (not ENC[AES256_GCM,data:…,iv:…,tag:…,type:…])")
-        try:
-            data, iv, tag = (base64.b64decode(m.group(i), validate=True) for i in (1, 2, 3))
-        except (binascii.Error, ValueError):
-            raise DecryptionFailed("malformed encrypted value (bad base64)") from None
-        if not iv or len(tag) != TAG_SIZE:
+        data, iv, tag, kind = m.groups()
+        enc = cls(_b64decode(data), _b64decode(iv), _b64decode(tag), kind)
+        if not enc.iv or len(enc.tag) != TAG_SIZE:
             raise DecryptionFailed("malformed encrypted value (bad IV or tag length)")
-        return cls(data, iv, tag, m.group(4))
+        return enc
 
     def __str__(self) -> str:
-        data, iv, tag = (base64.b64encode(b).decode("ascii") for b in (self.data, self.iv, self.tag))
-        return f"ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:{self.type}]"
+        return (
+            f"ENC[AES256_GCM,data:{_b64encode(self.data)},iv:{_b64encode(self.iv)},"
+            f"tag:{_b64encode(self.tag)},type:{self.type}]"
+        )
 
 
-def seal(plaintext: bytes, key: bytes, iv: bytes, aad: bytes, type_tag: str) -> str:
-    sealed = AESGCM(key).encrypt(iv, plaintext, aad)
-    return str(EncryptedValue(sealed[:-TAG_SIZE], iv, sealed[-TAG_SIZE:], type_tag))
+class ValueCipher:
+    """Encrypts and decrypts values under one data key (one AES-GCM context for all of them)."""
 
+    __slots__ = ("_aead",)
 
-def open_(text: str, key: bytes, aad: bytes) -> tuple[bytes, EncryptedValue]:
-    """Authenticate and decrypt; returns the plaintext bytes and the parsed value."""
-    enc = EncryptedValue.parse(text)
-    try:
-        plaintext = AESGCM(key).decrypt(enc.iv, enc.data + enc.tag, aad)
-    except InvalidTag:
-        raise DecryptionFailed(
-            "a value failed authentication (tampered ciphertext, or moved to another key)",
-            hint="the file was modified outside sops/pysops; restore it from version control",
-        ) from None
-    return plaintext, enc
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, iv: bytes, aad: str, type_tag: str) -> str:
+        sealed = self._aead.encrypt(iv, plaintext, aad.encode("utf-8"))
+        return (
+            f"ENC[AES256_GCM,data:{_b64encode(sealed[:-TAG_SIZE])},iv:{_b64encode(iv)},"
+            f"tag:{_b64encode(sealed[-TAG_SIZE:])},type:{type_tag}]"
+        )
+
+    def open(self, text: str, aad: str) -> tuple[bytes, str, bytes]:
+        """Authenticate and decrypt; returns the plaintext bytes, the type tag and the IV."""
+        m = _ENC_FAST.fullmatch(text)
+        if m is not None:
+            data, iv, tag = (_b64decode_checked_alphabet(g) for g in m.group(1, 2, 3))
+            kind = m.group(4)
+            if not iv or len(tag) != TAG_SIZE:
+                raise DecryptionFailed("malformed encrypted value (bad IV or tag length)")
+        else:
+            data, iv, tag, kind = EncryptedValue.parse(text)
+        try:
+            plaintext = self._aead.decrypt(iv, data + tag, aad.encode("utf-8"))
+        except InvalidTag:
+            raise DecryptionFailed(
+                "a value failed authentication (tampered ciphertext, or moved to another key)",
+                hint="the file was modified outside sops/pysops; restore it from version control",
+            ) from None
+        return plaintext, kind, iv
+
+    def encrypt_value(self, value: Value, aad: str, iv: bytes) -> str:
+        return self.seal(to_plaintext(value), iv, aad, type_name(value))
+
+    def encrypt_comment(self, text: str, aad: str, iv: bytes) -> str:
+        return self.seal(text.encode("utf-8"), iv, aad, "comment")
+
+    def decrypt_value(self, text: str, aad: str) -> tuple[Value, bytes]:
+        """Decrypt an ENC string; returns the typed value (comments: their text) and the IV used."""
+        plaintext, kind, iv = self.open(text, aad)
+        return from_plaintext(plaintext, kind), iv
 
 
 def encrypt_value(value: Value, key: bytes, aad: str, iv: bytes) -> str:
-    return seal(to_plaintext(value), key, iv, aad.encode("utf-8"), type_name(value))
+    return ValueCipher(key).encrypt_value(value, aad, iv)
 
 
 def encrypt_comment(text: str, key: bytes, aad: str, iv: bytes) -> str:
-    return seal(text.encode("utf-8"), key, iv, aad.encode("utf-8"), "comment")
+    return ValueCipher(key).encrypt_comment(text, aad, iv)
 
 
 def decrypt_value(text: str, key: bytes, aad: str) -> tuple[Value, bytes]:
-    """Decrypt an ENC string; returns the typed value (comments: their text) and the IV used."""
-    plaintext, enc = open_(text, key, aad.encode("utf-8"))
-    return from_plaintext(plaintext, enc.type), enc.iv
-
-
-def decrypt_value_type(text: str) -> str:
-    return EncryptedValue.parse(text).type
+    return ValueCipher(key).decrypt_value(text, aad)

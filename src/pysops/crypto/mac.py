@@ -16,11 +16,15 @@ _ONLY_ENCRYPTED_PREFIX = hashlib.sha256(b"sops").digest()
 
 def compute_mac(values: Iterable[Value], mac_only_encrypted: bool = False) -> str:
     """Uppercase hex SHA-512 of the serialised values, given in walk order."""
+    return compute_mac_of_plaintexts((to_plaintext(v) for v in values), mac_only_encrypted)
+
+
+def compute_mac_of_plaintexts(plaintexts: Iterable[bytes], mac_only_encrypted: bool = False) -> str:
+    """The same, over already serialised values (what the tree walk has at hand)."""
     h = hashlib.sha512()
     if mac_only_encrypted:
         h.update(_ONLY_ENCRYPTED_PREFIX)
-    for value in values:
-        h.update(to_plaintext(value))
+    h.update(b"".join(plaintexts))
     return h.hexdigest().upper()
 
 

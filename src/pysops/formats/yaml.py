@@ -45,12 +45,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import calendar
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import _ruamel_yaml
 from ruamel.yaml.error import YAMLError
@@ -116,13 +114,23 @@ def _go_parse_int(text: str) -> int | None:
     return number
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    """Days of a proleptic Gregorian month (calendar.monthrange without importing calendar)."""
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month - 1]
+
+
 def _parse_timestamp(text: str) -> GoTime | None:
     """go-yaml's ``parseTimestamp`` over its four accepted layouts (quick check done by caller)."""
     m = _TIMESTAMP.match(text)
     if m is None:
         return None
     year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year, month)[1]:
+    if not 1 <= month <= 12 or not 1 <= day <= _days_in_month(year, month):
         return None
     if m.group(6) is None:
         return GoTime(year, month, day)
@@ -228,8 +236,7 @@ def _resolve_tagged(text: str, tag: str, plain: bool) -> Value | None:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _AliasCopy:
+class _AliasCopy(NamedTuple):
     """A collection alias: ``*name`` at ``span`` was expanded into ``node``."""
 
     span: tuple[int, int]
@@ -237,18 +244,27 @@ class _AliasCopy:
     flow: bool
 
 
-@dataclass
 class YamlState:
-    """What the YAML store remembers between parse and render (``Document.state``)."""
+    """What the YAML store remembers between parse and render (``Document.state``).
 
-    #: per document, where a metadata block is appended (end of the document's content)
-    doc_ends: list[int] = field(default_factory=list)
-    #: text ranges of top-level ``sops:`` entries (whole lines), removed on render
-    sops_spans: list[tuple[int, int]] = field(default_factory=list)
-    aliases: list[_AliasCopy] = field(default_factory=list)
-    #: indentation step detected in the text (None when the file has no nested block mapping)
-    step: int | None = None
-    bom: bool = False
+    A plain class, not a dataclass: importing dataclasses costs a small decrypt several ms.
+    """
+
+    __slots__ = ("doc_ends", "sops_spans", "aliases", "step", "bom")
+
+    def __init__(self) -> None:
+        #: per document, where a metadata block is appended (end of the document's content)
+        self.doc_ends: list[int] = []
+        #: text ranges of top-level ``sops:`` entries (whole lines), removed on render
+        self.sops_spans: list[tuple[int, int]] = []
+        self.aliases: list[_AliasCopy] = []
+        #: indentation step detected in the text (None when the file has no nested block mapping)
+        self.step: int | None = None
+        self.bom = False
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"YamlState({fields})"
 
 
 class _Frame:
@@ -270,15 +286,18 @@ class _Frame:
         self.in_sops = False
 
 
-@dataclass
 class _PendingComments:
     """Own-line comments found after an item, placed once the next item is known."""
 
-    comments: list[tuple[Comment, int, int]]  # (comment, column, index of the '#')
-    snapshot: list[_Frame]
-    prev_end: int  # where the previous token ended (start of the gap)
-    after_key: bool  # the previous token was a mapping key waiting for its value
-    gap_end: int
+    __slots__ = ("comments", "snapshot", "prev_end", "after_key", "gap_end")
+
+    def __init__(self, comments: list[tuple[Comment, int, int]], snapshot: list[_Frame], prev_end: int,
+                 after_key: bool, gap_end: int) -> None:  # fmt: skip
+        self.comments = comments  # (comment, column, index of the '#')
+        self.snapshot = snapshot
+        self.prev_end = prev_end  # where the previous token ended (start of the gap)
+        self.after_key = after_key  # the previous token was a mapping key waiting for its value
+        self.gap_end = gap_end
 
 
 _BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
