@@ -32,5 +32,9 @@ fi
 echo "== 4. one value: pysops decrypt --extract '[\"database\"][\"password\"]'"
 pysops decrypt --extract '["database"]["password"]' "$work/enc/app.yaml"; echo
 echo "== 5. the repo's .sops-policy.yaml encrypts examples/ for the demo key"
-(cd "$here/.." && SOPS_AGE_KEY_FILE=examples/demo-age-key.txt pysops encrypt examples/app.env | pysops decrypt --input-type dotenv --output-type dotenv)
+(
+    cd "$here/.."
+    export SOPS_AGE_KEY_FILE=examples/demo-age-key.txt
+    pysops encrypt examples/app.env | pysops decrypt --input-type dotenv --output-type dotenv
+)
 echo "demo ok"

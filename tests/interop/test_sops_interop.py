@@ -148,7 +148,7 @@ def test_age_both_directions(fmt: str, tmp_path: Path, clean_env: dict[str, str]
     assert back.code == 0 and back.stdout == content
 
 
-@pytest.mark.parametrize("fmt", ["yaml", "json", "dotenv", "ini"])
+@pytest.mark.parametrize("fmt", list(DOCS))
 def test_pgp_both_directions(
     fmt: str, tmp_path: Path, clean_env: dict[str, str], gnupg_home: Path, pysops: Any
 ) -> None:
@@ -173,7 +173,7 @@ def _groups_config(directory: Path, keys: list[AgeKey], threshold: int) -> None:
     )
 
 
-@pytest.mark.parametrize("fmt", ["yaml", "json", "dotenv"])
+@pytest.mark.parametrize("fmt", list(DOCS))
 def test_three_key_groups_threshold_two(
     fmt: str, tmp_path: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any
 ) -> None:

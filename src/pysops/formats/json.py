@@ -24,9 +24,8 @@ import json as _stdjson
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, untyped
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
 from pysops.errors import ErrorDumpingTree, NeedAtLeastOneDocument, ParseError
@@ -53,8 +52,7 @@ _ESCAPED_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 _LITERALS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
 
 
-@dataclass
-class _Member:
+class _Member(NamedTuple):
     """A top-level member: where its key starts and its value starts and ends."""
 
     key: str
@@ -63,8 +61,7 @@ class _Member:
     value_end: int
 
 
-@dataclass
-class _Layout:
+class _Layout(NamedTuple):
     """How we write new text into a file: ``newline`` None means everything on one line."""
 
     newline: str | None = "\n"
@@ -83,18 +80,32 @@ class _Layout:
 _COMPACT = _Layout(None, "", ": ", " ")
 
 
-@dataclass
 class _JsonState:
-    """What ``render`` needs to splice into the parsed text (kept in ``Document.state``)."""
+    """What ``render`` needs to splice into the parsed text (kept in ``Document.state``).
 
-    root: Mapping
-    open: int
-    close: int
-    members: list[_Member]
-    layout: _Layout
-    metadata_canon: str | None
-    # id(container) -> (container, its items at parse time: (entry, key, value) for mappings).
-    snapshots: dict[int, tuple[Any, list[Any]]] = field(default_factory=dict)
+    A plain class, not a dataclass: importing dataclasses costs a small decrypt several ms.
+    """
+
+    __slots__ = ("root", "open", "close", "members", "layout", "metadata_canon", "snapshots")
+
+    def __init__(
+        self,
+        root: Mapping,
+        open: int,
+        close: int,
+        members: list[_Member],
+        layout: _Layout,
+        metadata_canon: str | None,
+        snapshots: dict[int, tuple[Any, list[Any]]] | None = None,
+    ) -> None:
+        self.root = root
+        self.open = open
+        self.close = close
+        self.members = members
+        self.layout = layout
+        self.metadata_canon = metadata_canon
+        # id(container) -> (container, its items at parse time: (entry, key, value) for mappings).
+        self.snapshots: dict[int, tuple[Any, list[Any]]] = {} if snapshots is None else snapshots
 
 
 def _position(text: str, pos: int) -> str:

@@ -50,12 +50,15 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-import _ruamel_yaml
-from ruamel.yaml.error import YAMLError
-
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
 from pysops.errors import ErrorEncryptingTree, NeedAtLeastOneDocument, ParseError
+from pysops.formats import libyaml
 from pysops.values import GoTime, Value
+
+# libyaml's event parser, imported without ruamel.yaml's pure-Python package (see libyaml.py);
+# the binding raises ruamel.yaml.error's exceptions, already loaded by it.
+_ruamel_yaml = libyaml.load()
+from ruamel.yaml.error import YAMLError  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # Scalar resolution (go-yaml v3 ``resolve``)
