@@ -165,7 +165,8 @@ def encrypt_tree(
         aad = _aad(visit.path)
         if isinstance(leaf, Comment):
             if policy.should_encrypt_comment(leaf.text, selection):
-                leaf.set(cipher.encrypt_comment(leaf.text, aad, randbytes(32)))
+                iv = (stash.get(aad, leaf.text, "comment") if stash is not None else None) or randbytes(32)
+                leaf.set(cipher.encrypt_comment(leaf.text, aad, iv))
             continue
         value = leaf.value
         if value is None:
@@ -194,8 +195,11 @@ def decrypt_tree(
         aad = _aad(visit.path)
         if isinstance(leaf, Comment):
             if is_encrypted(leaf.text):
-                text = _decrypt_comment(cipher, leaf.text, visit.path)
-                if text is not None:
+                found = _decrypt_comment(cipher, leaf.text, visit.path)
+                if found is not None:
+                    text, iv = found
+                    if stash is not None:
+                        stash.put(aad, text, iv, "comment")
                     leaf.set(text)
             continue
         value = leaf.value
@@ -232,17 +236,17 @@ def decrypt_tree(
     return compute_mac_of_plaintexts(mac_values, mac_only_encrypted)
 
 
-def _decrypt_comment(cipher: ValueCipher, text: str, path: tuple[str, ...]) -> str | None:
+def _decrypt_comment(cipher: ValueCipher, text: str, path: tuple[str, ...]) -> tuple[str, bytes] | None:
     """A comment's AAD is the path of the container sops attached it to, and tools disagree on
     that for odd layouts. Like sops, a comment that does not decrypt is kept encrypted rather
     than failing the file (comments are not covered by the MAC anyway); enclosing paths are
     tried first, so a comment placed one level off by another tool still decrypts."""
     for depth in range(len(path), -1, -1):
         try:
-            value, _ = cipher.decrypt_value(text, _aad(path[:depth]))
+            value, iv = cipher.decrypt_value(text, _aad(path[:depth]))
         except DecryptionFailed:
             continue
-        return str(value)
+        return str(value), iv
     return None
 
 
@@ -513,3 +517,89 @@ __all__ = [
     "encrypt_bytes",
     "encrypt_document",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Re-encryption with minimal changes (edit, set, unset, rotate, updatekeys, groups)
+
+
+class OpenedFile:
+    """A decrypted document that can be written back with minimal changes.
+
+    ``open_file`` decrypts with the IV stash on; ``seal`` re-encrypts with the same data key and
+    reuses every unchanged value's IV, so only changed values, ``lastmodified`` and ``mac``
+    differ in the new text. ``rotate_data_key`` and ``rewrap`` change the key material.
+    """
+
+    __slots__ = ("doc", "meta", "data_key", "stash")
+
+    def __init__(self, doc: Document, meta: Metadata, data_key: bytes, stash: IVStash) -> None:
+        self.doc = doc
+        self.meta = meta
+        self.data_key = data_key
+        self.stash = stash
+
+    def rewrap(
+        self,
+        key_groups: Sequence[Sequence[Recipient]],
+        threshold: int = 0,
+        *,
+        now: GoTime | None = None,
+        randbytes: RandBytes = os.urandom,
+    ) -> None:
+        """Wrap the (same) data key for new key groups; values, lastmodified and MAC stay."""
+        groups = [list(g) for g in key_groups]
+        EncryptOptions(groups, threshold)  # validates groups and threshold
+        threshold = threshold or (len(groups) if len(groups) > 1 else 0)
+        self.meta.key_groups = wrap_data_key(self.data_key, groups, threshold, now or now_utc(), randbytes)
+        self.meta.shamir_threshold = threshold if len(groups) > 1 else 0
+
+    def rotate_data_key(self, randbytes: RandBytes = os.urandom) -> None:
+        """Use a fresh data key: every value gets a new ciphertext on ``seal``. Call ``rewrap``
+        afterwards (with the current recipients if they do not change)."""
+        self.data_key = randbytes(DATA_KEY_SIZE)
+        self.stash = IVStash()
+
+    def recipients(self) -> list[list[Recipient]]:
+        """The recipients of the current key groups (unknown key types are left out)."""
+        return [
+            [key_type(k.type).recipient_of(k) for k in group if k.type in SPECS] for group in self.meta.key_groups
+        ]
+
+    def seal(
+        self,
+        *,
+        output_format: str | None = None,
+        store_options: dict[str, Any] | None = None,
+        now: GoTime | None = None,
+        randbytes: RandBytes = os.urandom,
+    ) -> bytes:
+        """Encrypt the document again and render it (same store keeps the original text)."""
+        meta = self.meta
+        selection = None if self.doc.format == "binary" else meta.effective_selection()
+        mac_hex = encrypt_tree(
+            self.doc,
+            self.data_key,
+            selection=selection,
+            mac_only_encrypted=meta.mac_only_encrypted,
+            randbytes=randbytes,
+            stash=self.stash,
+        )
+        meta.lastmodified = (now or now_utc()).rfc3339()
+        meta.mac = encrypt_mac(mac_hex, self.data_key, meta.lastmodified, randbytes(32))
+        return get_store(output_format or self.doc.format).render(self.doc, meta.to_dict(), store_options)
+
+
+def open_file(data: bytes, *, input_format: str, options: DecryptOptions | None = None) -> OpenedFile:
+    """Decrypt an encrypted file for modification (MAC checked unless ``options.ignore_mac``)."""
+    options = options or DecryptOptions()
+    doc = get_store(input_format).parse(data)
+    meta = Metadata.from_dict(doc.metadata)
+    data_key = recover_data_key(meta, options)
+    stash = IVStash()
+    computed = decrypt_tree(
+        doc, data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted, stash=stash
+    )
+    if not options.ignore_mac:
+        verify_mac(meta.mac, computed, data_key, lastmodified_aad(meta.lastmodified))
+    return OpenedFile(doc, meta, data_key, stash)

@@ -222,3 +222,17 @@ def run(args: list[str]) -> int:
             raise GenericError(exc.format_message(), hint="see `pysops --help`") from None
         raise
     return int(result) if isinstance(result, int) else 0
+
+
+#: Commands that live in their own module (each registers itself on ``app``): one line each.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+
+
+_register_commands()

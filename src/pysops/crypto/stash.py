@@ -21,18 +21,19 @@ class IVStash:
         self._seen_get: Counter[tuple[str, str, object]] = Counter()
 
     @staticmethod
-    def _base(aad: str, value: Value) -> tuple[str, str, object]:
-        kind = type_name(value)
-        return (aad, kind, value)
+    def _base(aad: str, value: Value, kind: str | None) -> tuple[str, str, object]:
+        return (aad, kind or type_name(value), value)
 
-    def put(self, aad: str, value: Value, iv: bytes) -> None:
-        base = self._base(aad, value)
+    def put(self, aad: str, value: Value, iv: bytes, kind: str | None = None) -> None:
+        """Remember the IV of a decrypted value (``kind="comment"`` for comments)."""
+        base = self._base(aad, value, kind)
         index = self._seen_put[base]
         self._seen_put[base] += 1
         self._ivs[(base[0], base[1], base[2], index)] = iv
 
-    def get(self, aad: str, value: Value) -> bytes | None:
-        base = self._base(aad, value)
+    def get(self, aad: str, value: Value, kind: str | None = None) -> bytes | None:
+        """The IV to reuse for this value, if it was decrypted with the same AAD and occurrence."""
+        base = self._base(aad, value, kind)
         index = self._seen_get[base]
         self._seen_get[base] += 1
         return self._ivs.get((base[0], base[1], base[2], index))
