@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 
@@ -37,6 +37,33 @@ def should_encrypt(path: Sequence[str], comments: Sequence[str], selection: tupl
         pattern = _compile(value)
         return any(pattern.search(comment) for comment in comments)
     raise ValueError(f"unknown selection option {option}")
+
+
+def selector(selection: tuple[str, str] | None) -> Callable[[Sequence[str], Sequence[str]], bool]:
+    """``should_encrypt`` with the selection bound, specialised for speed on large files."""
+    option, value = selection or ("unencrypted_suffix", "_unencrypted")
+    if option == "unencrypted_suffix":
+
+        def unencrypted_suffix(path: Sequence[str], comments: Sequence[str]) -> bool:
+            for component in path:  # noqa: SIM110 (a plain loop: this runs once per leaf)
+                if component.endswith(value):
+                    return False
+            return True
+
+        return unencrypted_suffix
+    if option not in _OPTIONS:
+        raise ValueError(f"unknown selection option {option}")
+    return lambda path, comments: should_encrypt(path, comments, selection)
+
+
+_OPTIONS = (
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+)
 
 
 def should_encrypt_comment(text: str, selection: tuple[str, str] | None) -> bool:

@@ -54,6 +54,9 @@ def _b64decode_checked_alphabet(text: str) -> bytes:
         raise DecryptionFailed("malformed encrypted value (bad base64)") from None
 
 
+a2b = binascii.a2b_base64
+
+
 def _b64encode(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
@@ -92,19 +95,24 @@ class ValueCipher:
 
     def seal(self, plaintext: bytes, iv: bytes, aad: str, type_tag: str) -> str:
         sealed = self._aead.encrypt(iv, plaintext, aad.encode("utf-8"))
+        b2a = binascii.b2a_base64
         return (
-            f"ENC[AES256_GCM,data:{_b64encode(sealed[:-TAG_SIZE])},iv:{_b64encode(iv)},"
-            f"tag:{_b64encode(sealed[-TAG_SIZE:])},type:{type_tag}]"
+            f"ENC[AES256_GCM,data:{b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
+            f"iv:{b2a(iv, newline=False).decode()},"
+            f"tag:{b2a(sealed[-TAG_SIZE:], newline=False).decode()},type:{type_tag}]"
         )
 
     def open(self, text: str, aad: str) -> tuple[bytes, str, bytes]:
         """Authenticate and decrypt; returns the plaintext bytes, the type tag and the IV."""
         m = _ENC_FAST.fullmatch(text)
         if m is not None:
-            data, iv, tag = (_b64decode_checked_alphabet(g) for g in m.group(1, 2, 3))
-            kind = m.group(4)
-            if not iv or len(tag) != TAG_SIZE:
-                raise DecryptionFailed("malformed encrypted value (bad IV or tag length)")
+            b64_data, b64_iv, b64_tag, kind = m.groups()
+            try:
+                data, iv, tag = a2b(b64_data), a2b(b64_iv), a2b(b64_tag)
+            except binascii.Error:
+                raise DecryptionFailed("malformed encrypted value (bad base64)") from None
+            if not iv or len(tag) != TAG_SIZE or (len(b64_data) | len(b64_iv) | len(b64_tag)) & 3:
+                raise DecryptionFailed("malformed encrypted value (bad base64, IV or tag length)")
         else:
             data, iv, tag, kind = EncryptedValue.parse(text)
         try:
