@@ -61,7 +61,7 @@ def test_file_directory_is_searched_before_cwd(tmp_path: Path) -> None:
     project = write(tmp_path / "project" / ".sops.yaml", "creation_rules: []\n")
     write(tmp_path / "work" / ".sops.yaml", "creation_rules: []\n")
     found = find_config("../project/deep/er/s.yaml", explicit=None, env={}, cwd=str(tmp_path / "work"))
-    assert found == project
+    assert found == str(project)
 
 
 def test_cwd_is_searched_when_the_file_tree_has_none(tmp_path: Path) -> None:
@@ -71,8 +71,8 @@ def test_cwd_is_searched_when_the_file_tree_has_none(tmp_path: Path) -> None:
     found = find_config(
         str(tmp_path / "elsewhere" / "s.yaml"), explicit=None, env={}, cwd=str(tmp_path / "work" / "a")
     )
-    assert found == work
-    assert find_config(None, explicit=None, env={}, cwd=str(tmp_path / "work" / "a" / "b")) == work
+    assert found == str(work)
+    assert find_config(None, explicit=None, env={}, cwd=str(tmp_path / "work" / "a" / "b")) == str(work)
 
 
 def test_nothing_found(tmp_path: Path) -> None:
@@ -86,13 +86,13 @@ def test_nothing_found(tmp_path: Path) -> None:
 def test_policy_file_wins_at_the_same_level(tmp_path: Path) -> None:
     write(tmp_path / ".sops.yaml", "creation_rules: []\n")
     policy = write(tmp_path / ".sops-policy.yaml", "creation_rules: []\n")
-    assert find_config("s.yaml", explicit=None, env={}, cwd=str(tmp_path)) == policy
+    assert find_config("s.yaml", explicit=None, env={}, cwd=str(tmp_path)) == str(policy)
 
 
 def test_nearer_sops_yaml_wins_over_policy_file_higher_up(tmp_path: Path) -> None:
     write(tmp_path / ".sops-policy.yaml", "creation_rules: []\n")
     near = write(tmp_path / "sub" / ".sops.yaml", "creation_rules: []\n")
-    assert find_config("sub/s.yaml", explicit=None, env={}, cwd=str(tmp_path)) == near
+    assert find_config("sub/s.yaml", explicit=None, env={}, cwd=str(tmp_path)) == str(near)
 
 
 def test_sops_config_env_and_explicit_flag(tmp_path: Path) -> None:
@@ -100,12 +100,12 @@ def test_sops_config_env_and_explicit_flag(tmp_path: Path) -> None:
     env_cfg = write(tmp_path / "conf" / "env.yaml", "creation_rules: []\n")
     flag_cfg = write(tmp_path / "conf" / "flag.yaml", "creation_rules: []\n")
     env = {"SOPS_CONFIG": "conf/env.yaml"}
-    assert find_config("s.yaml", explicit=None, env=env, cwd=str(tmp_path)) == env_cfg
-    assert find_config("s.yaml", explicit="conf/flag.yaml", env=env, cwd=str(tmp_path)) == flag_cfg
-    assert find_config("s.yaml", explicit=str(flag_cfg), env={}, cwd="/") == flag_cfg
+    assert find_config("s.yaml", explicit=None, env=env, cwd=str(tmp_path)) == str(env_cfg)
+    assert find_config("s.yaml", explicit="conf/flag.yaml", env=env, cwd=str(tmp_path)) == str(flag_cfg)
+    assert find_config("s.yaml", explicit=str(flag_cfg), env={}, cwd="/") == str(flag_cfg)
     # An empty SOPS_CONFIG is as good as unset.
-    assert find_config("s.yaml", explicit=None, env={"SOPS_CONFIG": ""}, cwd=str(tmp_path)) == Path(
-        tmp_path, ".sops.yaml"
+    assert find_config("s.yaml", explicit=None, env={"SOPS_CONFIG": ""}, cwd=str(tmp_path)) == str(
+        tmp_path / ".sops.yaml"
     )
 
 
@@ -121,7 +121,7 @@ def test_sops_yml_is_ignored_with_a_warning(tmp_path: Path) -> None:
     yml = write(tmp_path / "sub" / ".sops.yml", f"creation_rules:\n  - age: {A1}\n")
     top = write(tmp_path / ".sops.yaml", f"creation_rules:\n  - age: {A2}\n")
     cfg = discover_config("sub/s.yaml", explicit=None, env={}, cwd=str(tmp_path))
-    assert cfg.path == top
+    assert cfg.path == str(top)
     assert cfg.warnings == (
         f'ignoring "{yml}" when searching for config file; '
         'the config file must be called ".sops.yaml" (or ".sops-policy.yaml")',
@@ -164,6 +164,67 @@ def test_empty_file_and_unknown_keys(tmp_path: Path) -> None:
     assert cfg.creation_rules == ({"age": "x", "bar": 2},)
 
 
+def test_anchors_merge_keys_and_typing(tmp_path: Path) -> None:
+    """The config is read like sops reads it (go-yaml v3): aliases, merge keys, YAML 1.2 types."""
+    cfg = load_config(
+        write(
+            tmp_path / ".sops.yaml",
+            f"keys:\n  - &admin {A1}\n"
+            "defaults: &defaults\n  shamir_threshold: 2\n  mac_only_encrypted: yes\n"
+            "creation_rules:\n"
+            "  - path_regex: \\.env$\n    <<: *defaults\n    shamir_threshold: 1\n"
+            "    key_groups:\n      - age: [*admin]\n      - age:\n          - *admin\n"
+            "  - {path_regex: x, age: *admin, when: 2024-01-02, n: 0x10, f: 1.5, z: ~}\n",
+        )
+    )
+    assert cfg.creation_rules is not None
+    first, second = cfg.creation_rules
+    assert first == {
+        "path_regex": "\\.env$",
+        "shamir_threshold": 1,
+        "mac_only_encrypted": "yes",
+        "key_groups": [{"age": [A1]}, {"age": [A1]}],
+    }
+    assert second["age"] == A1 and second["n"] == 16 and second["f"] == 1.5 and second["z"] is None
+    assert str(second["when"]) == "2024-01-02T00:00:00Z"
+    rule = cfg.rule_for("prod.env", cwd=str(tmp_path))
+    assert (rule.shamir_threshold, rule.mac_only_encrypted) == (1, True)
+
+
+def test_only_the_first_document_is_read(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path / ".sops.yaml", f"creation_rules:\n  - age: {A1}\n---\nstores: {{}}\n"))
+    assert cfg.creation_rules == ({"age": A1},) and cfg.stores == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("a: 1\na: 2\n", 'line 2: mapping key "a" already defined'),
+        ("a:\n  - 1\n  b: 2\n", "did not find expected '-' indicator"),
+        ("a: *nope\n", "line 1: unknown anchor 'nope' referenced"),
+        ("a: {<<: [1]}\n", "line 1: a merge key (<<) must refer to mappings"),
+        ("? [a]\n: 1\n", "line 1: complex (non-scalar) mapping keys are not supported"),
+    ],
+)
+def test_yaml_errors_name_the_file(tmp_path: Path, text: str, detail: str) -> None:
+    path = write(tmp_path / ".sops.yaml", text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert exc.value.message.startswith(f"could not parse config file {path}: ")
+    assert detail in exc.value.message
+    assert exc.value.hint == "fix the YAML syntax of the file"
+
+
+def test_fixture_reads_like_ruamel_safe_loader() -> None:
+    """The functional-test config gives the same data as a generic YAML loader."""
+    from ruamel.yaml import YAML
+
+    from pysops.formats.yamlcore import load_data
+
+    text = FIXTURE.read_text(encoding="utf-8")
+    assert load_data(text) == YAML(typ="safe").load(text)
+
+
 def test_creation_rules_must_be_a_list(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="creation_rules must be a list of rules, not a mapping"):
         load_config(write(tmp_path / "a.yaml", "creation_rules: {age: x}\n"))
@@ -177,7 +238,7 @@ def test_policy_and_destination_rules_are_kept_raw(tmp_path: Path) -> None:
     )
     assert cfg.policy == {"require": ["a"]}
     assert cfg.destination_rules == [{"s3_bucket": "b"}]
-    assert cfg.dir == tmp_path
+    assert cfg.dir == str(tmp_path)
 
 
 # --- stores ----------------------------------------------------------------------------------------

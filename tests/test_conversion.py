@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import AgeKey, run_sops
 
 YAML = b"a: 1\nb: [x, 2.5, true]\nc:\n  d: text\nn: null\n"

@@ -4,12 +4,12 @@ lines differ (the minimal-diff invariant behind edit/set/unset)."""
 from __future__ import annotations
 
 import pytest
+from tests.conftest import new_age_key
 
 from pysops import api
 from pysops.document import Scalar
 from pysops.keys import KeyContext, key_type
 from pysops.values import GoTime
-from tests.conftest import new_age_key
 
 KEY = new_age_key()
 CTX = api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": KEY.identity, "HOME": "/nonexistent"}))

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from pysops import policy
 from pysops.crypto import shamir
-from pysops.crypto.cipher import ValueCipher, is_encrypted
+from pysops.crypto.cipher import IV_SIZE, ValueCipher, is_encrypted
 from pysops.crypto.mac import compute_mac_of_plaintexts, encrypt_mac, verify_mac
 from pysops.crypto.stash import IVStash
 from pysops.document import Comment, Document, Entry, Node, Scalar
@@ -157,29 +157,43 @@ def encrypt_tree(
     randbytes: RandBytes = os.urandom,
     stash: IVStash | None = None,
 ) -> str:
-    """Encrypt the selected leaves and comments in place; returns the MAC (hex) of the plaintexts."""
+    """Encrypt the selected leaves and comments in place; returns the MAC (hex) of the plaintexts.
+
+    This loop is the cost of encrypting a large file, so it is written flat: one bulk draw of
+    IVs, one selection closure, str (the common type) handled inline.
+    """
     cipher = ValueCipher(data_key)
+    seal = cipher.seal
+    decide = policy.selector(selection)
+    visits = walk_document(doc)
+    ivs = randbytes(IV_SIZE * len(visits)) if visits else b""
     mac_values: list[bytes] = []
-    for visit in walk_document(doc):
-        leaf = visit.leaf
-        aad = _aad(visit.path)
+    add_mac = mac_values.append
+    for index, (path, leaf, comments) in enumerate(visits):
+        aad = ":".join(path) + ":" if path else ":"
         if isinstance(leaf, Comment):
             if policy.should_encrypt_comment(leaf.text, selection):
-                iv = (stash.get(aad, leaf.text, "comment") if stash is not None else None) or randbytes(32)
-                leaf.set(cipher.encrypt_comment(leaf.text, aad, iv))
+                iv = stash.get(aad, leaf.text, "comment") if stash is not None else None
+                leaf.set(cipher.encrypt_comment(leaf.text, aad, iv or ivs[index * IV_SIZE : (index + 1) * IV_SIZE]))
             continue
         value = leaf.value
         if value is None:
             continue
-        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
-            raise ErrorEncryptingTree(f"the integer at {_display_path(visit.path)} does not fit in 64 bits")
-        encrypt = policy.should_encrypt(visit.path, visit.comments, selection)
-        plaintext = to_plaintext(value)
-        if not mac_only_encrypted or encrypt:
-            mac_values.append(plaintext)
+        if type(value) is str:
+            plaintext = value.encode("utf-8", "surrogateescape")
+            tag = "str"
+        else:
+            if type(value) is int and not -(2**63) <= value < 2**63:
+                raise ErrorEncryptingTree(f"the integer at {_display_path(path)} does not fit in 64 bits")
+            plaintext = to_plaintext(value)
+            tag = type_name(value)
+        encrypt = decide(path, comments)
+        if encrypt or not mac_only_encrypted:
+            add_mac(plaintext)
         if encrypt and value != "":
-            iv = (stash.get(aad, value) if stash is not None else None) or randbytes(32)
-            leaf.set(cipher.seal(plaintext, iv, aad, type_name(value)))
+            iv = stash.get(aad, value) if stash is not None else None
+            leaf.value = seal(plaintext, iv or ivs[index * IV_SIZE : (index + 1) * IV_SIZE], aad, tag)
+            leaf.changed = True
     return compute_mac_of_plaintexts(mac_values, mac_only_encrypted)
 
 
@@ -189,13 +203,15 @@ def decrypt_tree(
 ) -> str:
     """Decrypt every encrypted leaf and comment in place; returns the MAC (hex) of the plaintexts."""
     cipher = ValueCipher(data_key)
+    open_ = cipher.open
+    decide = policy.selector(selection)
     mac_values: list[bytes] = []
-    for visit in walk_document(doc):
-        leaf = visit.leaf
-        aad = _aad(visit.path)
+    add_mac = mac_values.append
+    for path, leaf, comments in walk_document(doc):
+        aad = ":".join(path) + ":" if path else ":"
         if isinstance(leaf, Comment):
             if is_encrypted(leaf.text):
-                found = _decrypt_comment(cipher, leaf.text, visit.path)
+                found = _decrypt_comment(cipher, leaf.text, path)
                 if found is not None:
                     text, iv = found
                     if stash is not None:
@@ -205,34 +221,39 @@ def decrypt_tree(
         value = leaf.value
         if value is None:
             continue
-        encrypted = policy.should_encrypt(visit.path, visit.comments, selection)
-        if encrypted and isinstance(value, str) and value != "":
-            if not is_encrypted(value):
+        encrypted = decide(path, comments)
+        if encrypted and type(value) is str and value != "":
+            if not value.startswith("ENC[AES256_GCM,"):
                 raise DecryptionFailed(
-                    f"the value at {_display_path(visit.path)} should be encrypted but is not",
+                    f"the value at {_display_path(path)} should be encrypted but is not",
                     hint="the file was edited by hand; encrypt the value again or use the matching rules",
                 )
-            plaintext, kind, iv = cipher.open(value, aad)
-            plain = from_plaintext(plaintext, kind)
-            if isinstance(plain, bytes):
-                raise DecryptionFailed(
-                    f"the value at {_display_path(visit.path)} has type 'bytes', which no store writes"
-                )
+            plaintext, kind, iv = open_(value, aad)
+            if kind == "str":
+                plain: Value = plaintext.decode("utf-8", "surrogateescape")
+                canonical = plaintext
+            else:
+                plain = from_plaintext(plaintext, kind)
+                if type(plain) is bytes:
+                    raise DecryptionFailed(
+                        f"the value at {_display_path(path)} has type 'bytes', which no store writes"
+                    )
+                # The MAC covers the canonical serialisation (a `type:int` "007" hashes as "7").
+                canonical = to_plaintext(plain)
             if stash is not None:
                 stash.put(aad, plain, iv)
-            leaf.set(plain)
-            if not mac_only_encrypted or encrypted:
-                # The MAC covers the canonical serialisation (a `type:int` "007" hashes as "7").
-                mac_values.append(plaintext if kind == "str" else to_plaintext(plain))
+            leaf.value = plain
+            leaf.changed = True
+            add_mac(canonical)
             continue
-        elif encrypted and not (isinstance(value, str)):
+        if encrypted and type(value) is not str:
             raise DecryptionFailed(
-                f"the value at {_display_path(visit.path)} should be encrypted but is a plain "
+                f"the value at {_display_path(path)} should be encrypted but is a plain "
                 f"{type(value).__name__}",
                 hint="the file was edited by hand; restore it from version control",
             )
-        if not mac_only_encrypted or encrypted:
-            mac_values.append(to_plaintext(value))
+        if encrypted or not mac_only_encrypted:
+            add_mac(to_plaintext(value))
     return compute_mac_of_plaintexts(mac_values, mac_only_encrypted)
 
 
@@ -603,3 +624,91 @@ def open_file(data: bytes, *, input_format: str, options: DecryptOptions | None 
     if not options.ignore_mac:
         verify_mac(meta.mac, computed, data_key, lastmodified_aad(meta.lastmodified))
     return OpenedFile(doc, meta, data_key, stash)
+
+
+# --------------------------------------------------------------------------------------------
+# --- set / unset: one structural change with a minimal diff (pysops.tree, formats.yamlpatch)
+
+
+def apply_change(opened: OpenedFile, change: Any) -> OpenedFile:
+    """Make ``opened`` ready to ``seal`` after ``change`` (a ``pysops.tree.Change``, already
+    applied to ``opened.doc``).
+
+    JSON, dotenv and INI render added and removed items themselves. The YAML store only splices
+    changed scalars, so for YAML the text is patched around the change (``formats.yamlpatch``),
+    parsed again, decrypted with the same data key, and the new values are put into the
+    placeholders: only the touched lines differ. When the layout cannot be patched, the whole
+    document is emitted afresh (like sops does on every write).
+    """
+    if change.kind == "value" or opened.doc.format != "yaml":
+        return opened
+    from pysops.formats import yamlpatch
+    from pysops.tree import container_at
+
+    patched = yamlpatch.patch(opened.doc, change)
+    if patched is None:
+        opened.doc.state = None  # the store then emits the tree afresh
+        return opened
+    state = opened.doc.state
+    text = ("\ufeff" if getattr(state, "bom", False) else "") + patched.text
+    doc = get_store("yaml").parse(text.encode("utf-8"))
+    new_state = doc.state
+    if getattr(new_state, "step", 0) is None:
+        new_state.step = getattr(state, "step", None)  # keep the metadata block's indentation
+    if not doc.branches:
+        opened.doc.state = None
+        return opened
+    holder: Any = None
+    placeholder: Node | None = None
+    if patched.node is not None:
+        container = container_at(doc.branches[0], patched.container_path)
+        members = [i for i, item in enumerate(container.items) if not isinstance(item, Comment)]
+        position = members[patched.ordinal]
+        holder = container.items[position]
+        if isinstance(holder, Entry):
+            placeholder, holder.value = holder.value, Scalar(None)
+        else:
+            placeholder, container.items[position] = holder, Scalar(None)  # type: ignore[call-overload]
+            holder = (container, position)
+    meta = opened.meta
+    decrypt_tree(doc, opened.data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted)
+    if placeholder is not None:
+        if isinstance(holder, Entry):
+            holder.value = placeholder
+        else:
+            holder[0].items[holder[1]] = placeholder
+        if not yamlpatch.fill(placeholder, patched.node):  # type: ignore[arg-type]
+            opened.doc.state = None
+            return opened
+    return OpenedFile(doc, meta, opened.data_key, opened.stash)
+
+
+# --------------------------------------------------------------------------------------------
+# --- edit: a file that does not exist yet
+
+
+def new_file(
+    output_format: str,
+    options: EncryptOptions,
+    *,
+    now: GoTime | None = None,
+    randbytes: RandBytes = os.urandom,
+) -> OpenedFile:
+    """An ``OpenedFile`` for a file that does not exist yet: a fresh data key wrapped for the
+    options' key groups, an empty document and an empty IV stash. Replace ``doc`` with the
+    plaintext document and ``seal`` it (``edit`` of a new file, like ``encrypt_document``)."""
+    timestamp = now or now_utc()
+    binary = output_format == "binary"
+    selection = None if binary else (options.selection or ("unencrypted_suffix", "_unencrypted"))
+    groups = [list(g) for g in options.key_groups]
+    threshold = options.shamir_threshold or (len(groups) if len(groups) > 1 else 0)
+    data_key = randbytes(DATA_KEY_SIZE)
+    meta = Metadata(
+        key_groups=wrap_data_key(data_key, groups, threshold, timestamp, randbytes),
+        lastmodified=timestamp.rfc3339(),
+        shamir_threshold=threshold if len(groups) > 1 else 0,
+        selection=selection,
+        mac_only_encrypted=False if binary else options.mac_only_encrypted,
+        version=VERSION,
+    )
+    return OpenedFile(Document(format=output_format, branches=[MappingNode()]), meta, data_key, IVStash())

@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
 from pysops import keys
@@ -115,7 +114,7 @@ class Config(NamedTuple):
     the CLI should print (e.g. an ignored ``.sops.yml``).
     """
 
-    path: Path | None = None
+    path: str | None = None
     creation_rules: tuple[Any, ...] | None = None
     stores: Mapping[str, Mapping[str, Any]] = {}
     policy: Any = None
@@ -123,11 +122,11 @@ class Config(NamedTuple):
     warnings: tuple[str, ...] = ()
 
     @property
-    def dir(self) -> Path | None:
+    def dir(self) -> str | None:
         """The absolute directory of the config file: creation-rule paths are relative to it."""
         if self.path is None:
             return None
-        return Path(os.path.abspath(os.path.dirname(self.path)))
+        return os.path.abspath(os.path.dirname(self.path))
 
     @property
     def has_creation_rules(self) -> bool:
@@ -155,7 +154,7 @@ class Config(NamedTuple):
             )
         base = cwd if cwd is not None else os.getcwd()
         absolute = os.path.abspath(os.path.join(base, path))
-        config_dir = str(self.dir)
+        config_dir = self.dir or os.sep
         prefix = config_dir if config_dir.endswith(os.sep) else config_dir + os.sep
         relative = absolute[len(prefix) :] if absolute.startswith(prefix) else absolute
         for index, raw in enumerate(self.creation_rules):
@@ -177,7 +176,7 @@ def find_config(
     env: Mapping[str, str],
     cwd: str,
     warnings: list[str] | None = None,
-) -> Path | None:
+) -> str | None:
     """Locate the configuration file for working on ``file_path`` (None for stdin without a name).
 
     ``explicit`` (``--config``) wins, then ``SOPS_CONFIG``; both must exist. Otherwise the search
@@ -186,8 +185,8 @@ def find_config(
     """
     chosen = explicit or env.get("SOPS_CONFIG") or None
     if chosen is not None:
-        candidate = Path(cwd, chosen)
-        if not candidate.is_file():
+        candidate = os.path.join(cwd, chosen)
+        if not os.path.isfile(candidate):
             source = "--config" if explicit else "SOPS_CONFIG"
             raise ConfigError(f"could not read config file {chosen} (from {source}): no such file")
         return candidate
@@ -202,11 +201,11 @@ def find_config(
                 continue
             seen.add(directory)
             for name in CONFIG_NAMES:
-                candidate = Path(directory, name)
-                if candidate.is_file():
+                candidate = os.path.join(directory, name)
+                if os.path.isfile(candidate):
                     return candidate
-            ignored = Path(directory, IGNORED_NAME)
-            if warnings is not None and ignored.is_file():
+            ignored = os.path.join(directory, IGNORED_NAME)
+            if warnings is not None and os.path.isfile(ignored):
                 warnings.append(
                     f'ignoring "{ignored}" when searching for config file; '
                     f'the config file must be called ".sops.yaml" (or ".sops-policy.yaml")'
@@ -216,9 +215,10 @@ def find_config(
 
 def load_config(path: str | os.PathLike[str], *, warnings: Sequence[str] = ()) -> Config:
     """Parse a configuration file. Errors name the file; unknown keys are ignored (like sops)."""
-    config_path = Path(path)
+    config_path = os.fspath(path)
     try:
-        text = config_path.read_bytes().decode("utf-8-sig")
+        with open(config_path, "rb") as handle:
+            text = handle.read().decode("utf-8").removeprefix("\ufeff")
     except OSError as exc:
         raise ConfigError(f"could not read config file {config_path}: {exc.strerror}") from None
     except UnicodeDecodeError:
@@ -286,7 +286,7 @@ def store_options(config: Config | None, format_name: str) -> dict[str, Any]:
 class _Where(NamedTuple):
     """Where in which file a rule lives, to prefix error messages."""
 
-    path: Path
+    path: str
     position: int
 
     def fail(self, message: str, hint: str | None = None) -> NoReturn:
@@ -303,21 +303,20 @@ def _ancestors(start: str) -> Iterator[str]:
         directory = parent
 
 
-def _parse_yaml(text: str, path: Path) -> Any:
-    # Imported here: a decrypt of a small JSON file should not pay for ruamel.yaml.
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+def _parse_yaml(text: str, path: str) -> Any:
+    """The data of the config file, read like the YAML store reads (typed like go-yaml v3, as
+    sops reads it). Imported here: a decrypt without a config file does not pay for it."""
+    from pysops.formats.yamlcore import load_data
 
     try:
-        return YAML(typ="safe").load(text)
-    except YAMLError as exc:
-        detail = " ".join(str(exc).split())
+        return load_data(text)
+    except PysopsError as exc:
         raise ConfigError(
-            f"could not parse config file {path}: {detail}", hint="fix the YAML syntax of the file"
+            f"could not parse config file {path}: {exc.message}", hint="fix the YAML syntax of the file"
         ) from None
 
 
-def _parse_stores(raw: Any, path: Path) -> dict[str, dict[str, Any]]:
+def _parse_stores(raw: Any, path: str) -> dict[str, dict[str, Any]]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):

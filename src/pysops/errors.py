@@ -125,3 +125,40 @@ class KeySourceError(PysopsError):
     """A key source was found but is broken (bad identity file, gpg failure...)."""
 
     exit_code = 128
+
+
+# --- edit (pysops.edit): sops's edit exit codes, the file lock and the on-disk change check
+
+
+class FileHasNotBeenModified(PysopsError):
+    """``edit``: the editor left the plaintext unchanged; nothing is written."""
+
+    exit_code = 200
+
+
+class NoEditorFound(PysopsError):
+    """``edit``: no editor could be run, or the editor exited with an error."""
+
+    exit_code = 201
+
+
+class FailedToCompareVersions(PysopsError):
+    """``edit``: the metadata ``version`` is not a version number."""
+
+    exit_code = 202
+
+
+class FileBusy(CouldNotWriteOutputFile):
+    """Another pysops process holds the file's lock (an ``edit`` or ``set`` in progress)."""
+
+
+class FileChangedOnDisk(CouldNotWriteOutputFile):
+    """The file changed on disk since it was read: writing would lose that change."""
+
+
+class Interrupted(PysopsError):
+    """A signal (SIGINT, SIGTERM, SIGHUP) stopped a command after it cleaned up; exit 128+N."""
+
+    def __init__(self, signum: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, exit_code=128 + signum)
+        self.signum = signum

@@ -139,6 +139,17 @@ def test_added_removed_and_renamed_entries() -> None:
     assert dotenv.render(doc, None) == b"B2=2\nNEW=5\n#c\n"
 
 
+def test_moved_last_line_without_line_break() -> None:
+    doc = dotenv.parse(b"A=1\nB=2")
+    root = doc.branches[0]
+    root.items.reverse()
+    assert dotenv.render(doc, None) == b"B=2\nA=1\n"
+    second = root.items[1]
+    assert isinstance(second, Entry) and isinstance(second.value, Scalar)
+    second.value.set("x")
+    assert dotenv.render(doc, None) == b"B=2\nA=x\n"
+
+
 def test_conversion_from_another_tree() -> None:
     tree = Mapping([
         Comment(" from yaml"),

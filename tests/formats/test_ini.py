@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pyrage
 import pytest
@@ -316,6 +319,70 @@ def fake_cipher(doc: Document, encrypt: bool) -> None:
 def test_untouched_render_is_identical(text: str) -> None:
     data = text.encode()
     assert ini.render(ini.parse(data), None) == data
+
+
+def _parsed_state(data: bytes) -> Any:
+    doc = ini.parse(data)
+    state = doc.state
+    sections = [
+        (record.name, record.header, record.name_span, record.line_start, repr(record.comment),
+         [(k.key, k.key_span, k.line_start, k.value_start, k.chunk, k.value, repr(k.comment))
+          for k in record.keys.values()],
+         sorted(record.names), repr(record.trailers))
+        for record in state.sections.values()
+    ]  # fmt: skip
+    return repr(doc.branches), doc.metadata, state.head, sections
+
+
+@given(ini_files(exact=False), st.sampled_from(["", "\n[sops]\nversion = 3.11.0\n", "\n- = x\nk_2=v=w\n"]))
+def test_fast_line_path_reads_like_the_general_path(text: str, extra: str) -> None:
+    data = (text + extra).encode()
+    fast = _parsed_state(data)
+    with mock.patch.object(ini, "_SIMPLE_LINE", re.compile(r"(?!)")):
+        assert _parsed_state(data) == fast
+
+
+def test_fast_line_path_on_line_soup() -> None:
+    """Lines the fast path takes, next to every kind of line it must leave to the general path."""
+    pieces = [
+        "k = v", "k=v", "  k  =  v  ", "k = v ; c", "k = v#c", "k: v", "- = x", "k = 'q'", 'k = "q"', "k = a b",
+        "[s]", "[sops]", "; c", "# c", "", "k = v\\", "  cont", "k = `x", "x`", 'k = """a', 'b"""', "k =",
+        "k = ENC[AES256_GCM,data:YQ==,iv:AA==,tag:AA==,type:str]", "k = \u00e9", "k\t=\tv", "k = v\r",
+        "k.x-y_z = {a}(b)<c>!$%&*?^|~", "=v", "k = =", "\u00e9 = v", "k = v\x0b",
+    ]  # fmt: skip
+    rng = random.Random(11)
+    taken = 0
+    for _ in range(400):
+        lines = [rng.choice(pieces) for _ in range(rng.randint(1, 12))]
+        data = ("\n".join(f"{line}{i}" if line.startswith("k ") and rng.random() < 0.8 else line
+                           for i, line in enumerate(lines)) + rng.choice(["", "\n"])).encode()  # fmt: skip
+        outcomes = []
+        for pattern in (ini._SIMPLE_LINE, re.compile(r"(?!)")):
+            with mock.patch.object(ini, "_SIMPLE_LINE", pattern):
+                try:
+                    outcomes.append(_parsed_state(data))
+                except ParseError as exc:
+                    outcomes.append(exc.message)
+        assert outcomes[0] == outcomes[1], data
+        taken += any(ini._SIMPLE_LINE.match(line) for line in data.decode().split("\n"))
+    assert taken > 100
+
+
+@pytest.mark.parametrize("line", ["k = v", "k=v  ", "k = v ; c", "k = 'v'", 'k = "v"', "k =", "k = a b", "k = `v`"])
+@pytest.mark.parametrize("new", ["x", "ENC[AES256_GCM,data:YQ==,iv:AA==,tag:AA==,type:str]", "a b", "#", "'q'", "",
+                                 "v\\", "{x}(y)<z>!$%&*?^|~:=,"])  # fmt: skip
+def test_fast_value_splice_writes_like_the_general_path(line: str, new: str) -> None:
+    results = []
+    for pattern in (ini._PLAIN_VALUE, re.compile(r"(?!)")):
+        with mock.patch.object(ini, "_PLAIN_VALUE", pattern):
+            doc = ini.parse(f"[s]\n{line}\nz = 1\n".encode())
+            section = doc.branches[0].items[1]
+            assert isinstance(section, Entry) and isinstance(section.value, Mapping)
+            entry = section.value.items[0]
+            assert isinstance(entry, Entry) and isinstance(entry.value, Scalar)
+            entry.value.set(new)
+            results.append(ini.render(doc, None))
+    assert results[0] == results[1]
 
 
 @given(ini_files(exact=True))

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import SOPS_PGP_FP, AgeKey, run_sops
 
 DOC = b"user: alice\npassword: hunter2\n"

@@ -225,7 +225,13 @@ def run(args: list[str]) -> int:
 
 
 #: Commands that live in their own module (each registers itself on ``app``): one line each.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "pysops.cli.cmd_exec",
+    "pysops.cli.cmd_set",
+    "pysops.cli.cmd_rotate",
+    "pysops.cli.cmd_updatekeys",
+    "pysops.cli.cmd_groups",
+)
 
 
 def _register_commands() -> None:

@@ -21,6 +21,7 @@ any surprise while setting it up falls back to a plain ``import _ruamel_yaml``.
 
 from __future__ import annotations
 
+import _thread
 import sys
 from types import ModuleType
 from typing import Any
@@ -30,8 +31,20 @@ _PACKAGE = "ruamel.yaml"
 _BARE_MARK = "__pysops_bare__"
 
 
+#: two threads parsing YAML at once must not both set up a bare package
+_LOCK = _thread.allocate_lock()
+
+
 def load() -> ModuleType:
     """The ``_ruamel_yaml`` module, imported as cheaply as possible (see the module docstring)."""
+    loaded = sys.modules.get("_ruamel_yaml")
+    if loaded is not None:
+        return loaded
+    with _LOCK:
+        return _load()
+
+
+def _load() -> ModuleType:
     loaded = sys.modules.get("_ruamel_yaml")
     if loaded is not None:
         return loaded
@@ -43,10 +56,12 @@ def load() -> ModuleType:
             except BaseException:
                 _forget(bare)  # a later import starts from scratch
                 raise
-            return _ruamel_yaml
+            binding: ModuleType = _ruamel_yaml
+            return binding
     import _ruamel_yaml
 
-    return _ruamel_yaml
+    binding = _ruamel_yaml
+    return binding
 
 
 def _bare_package() -> ModuleType | None:
@@ -75,14 +90,16 @@ def _bare_package() -> ModuleType | None:
     if spec.has_location and spec.origin is not None:
         module.__file__ = spec.origin
     loader = spec.loader
+    completing = _thread.allocate_lock()
 
     def complete(name: str) -> Any:
         # The first attribute the bare package lacks (YAML, version_info, ...): run the real
         # __init__ in this module object, once; its submodule imports find the loaded ones.
         namespace = module.__dict__
-        if namespace.pop(_BARE_MARK, False):
-            del namespace["__getattr__"]
-            loader.exec_module(module)
+        with completing:
+            if namespace.pop(_BARE_MARK, False):
+                del namespace["__getattr__"]
+                loader.exec_module(module)
         try:
             return namespace[name]
         except KeyError:
@@ -91,7 +108,7 @@ def _bare_package() -> ModuleType | None:
     module.__dict__["__getattr__"] = complete
     module.__dict__[_BARE_MARK] = True
     sys.modules[_PACKAGE] = module
-    ruamel.yaml = module
+    ruamel.__dict__["yaml"] = module  # what the import system does for a loaded submodule
     return module
 
 
@@ -102,7 +119,7 @@ def _forget(bare: ModuleType) -> None:
             del sys.modules[name]
     ruamel = sys.modules.get("ruamel")
     if ruamel is not None and getattr(ruamel, "__dict__", {}).get("yaml") is bare:
-        del ruamel.yaml
+        del ruamel.__dict__["yaml"]
 
 
 def is_bare(module: ModuleType) -> bool:

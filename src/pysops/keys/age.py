@@ -6,10 +6,11 @@ gathered from every source sops reads (format.md §6.2) once per ``KeyContext``.
 
 from __future__ import annotations
 
+import binascii
 import os
+import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import pyrage
 
@@ -17,31 +18,37 @@ from pysops.errors import ConfigError, KeySourceError, NotMyKey
 from pysops.keys import KeyContext, WrappedKey
 from pysops.values import GoTime
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 _ARMOR_BEGIN = "-----BEGIN AGE ENCRYPTED FILE-----"
 _ARMOR_END = "-----END AGE ENCRYPTED FILE-----"
 
 _Identity = Union[pyrage.x25519.Identity, pyrage.ssh.Identity]  # noqa: UP007
 
 
-def armor(data: bytes) -> str:
-    import base64
+#: base64 as ``base64.b64decode(validate=True)`` accepts it (binascii directly: the base64
+#: module costs a small decrypt another ms of imports)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
-    b64 = base64.b64encode(data).decode("ascii")
+
+def armor(data: bytes) -> str:
+    b64 = binascii.b2a_base64(data, newline=False).decode("ascii")
     lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
     return _ARMOR_BEGIN + "\n" + "\n".join(lines) + "\n" + _ARMOR_END + "\n"
 
 
 def dearmor(text: str) -> bytes:
-    import base64
-    import binascii
-
     body = text.strip()
     if not (body.startswith(_ARMOR_BEGIN) and body.endswith(_ARMOR_END)):
         raise KeySourceError("age: the wrapped data key is not an armored age file")
     inner = body[len(_ARMOR_BEGIN) : -len(_ARMOR_END)]
+    payload = "".join(inner.split())
+    if not payload.isascii() or _BASE64.fullmatch(payload) is None:
+        raise KeySourceError("age: the wrapped data key has invalid base64")
     try:
-        return base64.b64decode("".join(inner.split()), validate=True)
-    except (binascii.Error, ValueError):
+        return binascii.a2b_base64(payload)
+    except binascii.Error:
         raise KeySourceError("age: the wrapped data key has invalid base64") from None
 
 
@@ -90,9 +97,10 @@ def _parse_identities(text: str, source: str) -> list[_Identity]:
     return identities
 
 
-def _ssh_identity(path: Path, source: str) -> list[_Identity]:
+def _ssh_identity(path: str, source: str) -> list[_Identity]:
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise KeySourceError(f"age: cannot read {source} {path}: {exc.strerror}") from None
     try:
@@ -101,18 +109,32 @@ def _ssh_identity(path: Path, source: str) -> list[_Identity]:
         raise KeySourceError(f"age: {source} {path} is not a usable unencrypted SSH private key") from None
 
 
-def default_keys_path(env: Mapping[str, str]) -> Path:
-    """``<UserConfigDir>/sops/age/keys.txt`` as Go's os.UserConfigDir computes it."""
+def default_keys_path(env: Mapping[str, str]) -> str:
+    """``<UserConfigDir>/sops/age/keys.txt`` as Go's os.UserConfigDir computes it.
+
+    os.path rather than pathlib throughout this module: importing pathlib costs a small decrypt
+    a few ms.
+    """
     import sys
 
     if sys.platform == "darwin" and not env.get("XDG_CONFIG_HOME"):
-        base = Path(env.get("HOME", "~")).expanduser() / "Library" / "Application Support"
+        base = os.path.join(_home(env), "Library", "Application Support")
     elif os.name == "nt":
-        base = Path(env.get("APPDATA", ""))
+        base = env.get("APPDATA", "")
     else:
         xdg = env.get("XDG_CONFIG_HOME")
-        base = Path(xdg) if xdg else Path(env.get("HOME", "~")).expanduser() / ".config"
-    return base / "sops" / "age" / "keys.txt"
+        base = xdg if xdg else os.path.join(_home(env), ".config")
+    return os.path.join(base, "sops", "age", "keys.txt")
+
+
+def _home(env: Mapping[str, str]) -> str:
+    """``$HOME`` of ``env`` with ``~`` expanded (``Path(env["HOME"]).expanduser()``)."""
+    return os.path.expanduser(env.get("HOME", "~"))
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 def load_identities(env: Mapping[str, str]) -> tuple[list[_Identity], list[str]]:
@@ -126,20 +148,20 @@ def load_identities(env: Mapping[str, str]) -> tuple[list[_Identity], list[str]]
         except KeySourceError as exc:
             errors.append(exc.message)
 
-    home = Path(env.get("HOME", "~")).expanduser()
+    home = _home(env)
     ssh_file = env.get("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
     if ssh_file:
-        attempt(_ssh_identity, Path(ssh_file), "SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+        attempt(_ssh_identity, ssh_file, "SOPS_AGE_SSH_PRIVATE_KEY_FILE")
     for name in ("id_ed25519", "id_rsa"):
-        candidate = home / ".ssh" / name
-        if candidate.is_file():
+        candidate = os.path.join(home, ".ssh", name)
+        if os.path.isfile(candidate):
             attempt(_ssh_identity, candidate, "SSH key")
     if env.get("SOPS_AGE_KEY"):
         attempt(_parse_identities, env["SOPS_AGE_KEY"], "SOPS_AGE_KEY")
     key_file = env.get("SOPS_AGE_KEY_FILE")
     if key_file:
         try:
-            attempt(_parse_identities, Path(key_file).read_text(encoding="utf-8"), "SOPS_AGE_KEY_FILE")
+            attempt(_parse_identities, _read_text(key_file), "SOPS_AGE_KEY_FILE")
         except OSError as exc:
             errors.append(f"age: cannot read SOPS_AGE_KEY_FILE {key_file}: {exc.strerror}")
     key_cmd = env.get("SOPS_AGE_KEY_CMD")
@@ -155,9 +177,9 @@ def load_identities(env: Mapping[str, str]) -> tuple[list[_Identity], list[str]]
         except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
             errors.append("age: SOPS_AGE_KEY_CMD failed")
     default = default_keys_path(env)
-    if default.is_file():
+    if os.path.isfile(default):
         try:
-            attempt(_parse_identities, default.read_text(encoding="utf-8"), str(default))
+            attempt(_parse_identities, _read_text(default), default)
         except OSError as exc:
             errors.append(f"age: cannot read {default}: {exc.strerror}")
     return identities, errors
@@ -209,8 +231,9 @@ def generate_identity_file(path: str | None, env: Mapping[str, str], now: GoTime
     The default location is sops's default keys.txt. An existing file is never overwritten.
     """
     from datetime import datetime, timezone
+    from pathlib import Path
 
-    target = Path(path) if path else default_keys_path(env)
+    target = Path(path if path else default_keys_path(env))
     identity = pyrage.x25519.Identity.generate()
     if now is None:
         t = datetime.now(timezone.utc)

@@ -1,0 +1,122 @@
+"""``pysops rotate FILE``: a new data key, every value encrypted again, recipients optionally
+changed with ``--add-<type>`` / ``--rm-<type>`` (one pair per registered key type; added keys
+go to the first key group, as in sops)."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any
+
+import typer
+
+from pysops.cli.app import FilenameOverride, InPlace, InputType, Output, OutputType, app
+from pysops.errors import GenericError
+from pysops.keys import REGISTRY
+
+
+def with_add_remove_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--add-<type>`` and ``--rm-<type>`` per registered type, passed as ``add``/``remove``
+    (type name -> comma separated recipients, or None)."""
+    sig = inspect.signature(fn, eval_str=True)
+    params = [p for p in sig.parameters.values() if p.name not in ("add", "remove")]
+    extra = []
+    for spec in REGISTRY:
+        flag = spec.cli_flag.replace("_", "-")
+        for action, verb in (("add", "add"), ("rm", "remove")):
+            extra.append(
+                inspect.Parameter(
+                    f"{action}_{spec.name}",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=None,
+                    annotation=Annotated[
+                        str | None,
+                        typer.Option(f"--{action}-{flag}", help=f"comma separated {spec.name} recipients to {verb}"),
+                    ],
+                )
+            )
+
+    @wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        add = {spec.name: kwargs.pop(f"add_{spec.name}", None) for spec in REGISTRY}
+        remove = {spec.name: kwargs.pop(f"rm_{spec.name}", None) for spec in REGISTRY}
+        return fn(add=add, remove=remove, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    return wrapper
+
+
+def change_recipients(
+    groups: list[list[Any]], add: dict[str, str | None], remove: dict[str, str | None]
+) -> list[list[Any]]:
+    """``groups`` without the removed recipients and with the added ones in group 0."""
+    from pysops.keys import key_type, split_recipients
+
+    drop: set[tuple[str, str]] = set()
+    for name, text in remove.items():
+        for item in split_recipients(text or ""):
+            drop.add((name, key_type(name).parse_recipient(item).id))
+    result = [[r for r in group if (r.type, r.id) not in drop] for group in groups]
+    present = {(r.type, r.id) for group in result for r in group}
+    for name, text in add.items():
+        for item in split_recipients(text or ""):
+            recipient = key_type(name).parse_recipient(item)
+            if (recipient.type, recipient.id) not in present:
+                present.add((recipient.type, recipient.id))
+                result[0].append(recipient)
+    return result
+
+
+@app.command()
+@with_add_remove_flags
+def rotate(
+    file: Annotated[str, typer.Argument(help="the encrypted file")],
+    in_place: InPlace = False,
+    output: Output = None,
+    input_type: InputType = None,
+    output_type: OutputType = None,
+    filename_override: FilenameOverride = None,
+    encryption_context: Annotated[
+        str | None, typer.Option("--encryption-context", help="accepted for sops compatibility (KMS only)")
+    ] = None,
+    decryption_order: Annotated[
+        str | None,
+        typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER"),
+    ] = None,
+    add: dict[str, str | None] | None = None,
+    remove: dict[str, str | None] | None = None,
+) -> None:
+    """Generate a new data key and encrypt every value with it (prints the file unless -i/--output)."""
+    from pysops.cli.inputs import Input, check_output_flags, pick_format, write_output
+    from pysops.cli.mutate import open_encrypted, read_encrypted, rewrappable, store_options_for, write_back
+    from pysops.errors import PysopsError
+
+    add, remove = add or {}, remove or {}
+    changes_keys = any(add.values()) or any(remove.values())
+    if changes_keys and not os.path.exists(file):
+        raise PysopsError(
+            f'cannot add or remove keys on non-existent file "{os.path.abspath(file)}", '
+            "use the `edit` subcommand instead.",
+            exit_code=49,
+        )
+    name = filename_override or file
+    check_output_flags(in_place, output, Input(b"", file, name))
+    in_fmt = pick_format(input_type, name)
+    out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
+    data = read_encrypted(file)
+    opened = open_encrypted(data, in_fmt, decryption_order=decryption_order)
+    groups = change_recipients(rewrappable(opened), add, remove)
+    if any(not group for group in groups):
+        raise GenericError(
+            "removing these keys would leave a key group without keys",
+            hint="add another key to the group, or delete the group with `pysops groups delete`",
+        )
+    opened.rotate_data_key()
+    opened.rewrap(groups, opened.meta.shamir_threshold)
+    result = opened.seal(output_format=out_fmt, store_options=store_options_for(name, out_fmt))
+    if in_place:
+        write_back(file, data, result)
+    else:
+        write_output(result, in_place=False, output=output, inp=Input(data, file, name), private=False)

@@ -1,0 +1,94 @@
+"""What the commands that change an encrypted file share (set, unset, rotate, updatekeys, groups):
+read it, open it with its data key, and write it back safely.
+
+A write back is atomic (``pysops.atomic``) and refuses to replace a file that changed on disk
+since it was read (another ``set`` or ``edit`` finished in between): the second writer fails
+with exit 3 and the first one's change is kept.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pysops.errors import CouldNotReadInputFile, CouldNotWriteOutputFile, GenericError
+
+
+def read_encrypted(path: str) -> bytes:
+    """The file's bytes; a missing file is exit 2, as ``sops set``/``rotate`` report it."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise CouldNotReadInputFile(
+            f"Error reading file: open {os.path.abspath(path)}: no such file or directory"
+        ) from None
+    except IsADirectoryError:
+        raise CouldNotReadInputFile(f"Error reading file: {path} is a directory") from None
+    except OSError as exc:
+        raise CouldNotReadInputFile(f"Error reading file: {path}: {exc.strerror}") from None
+
+
+def open_encrypted(
+    data: bytes, fmt: str, *, ignore_mac: bool = False, decryption_order: str | None = None
+) -> Any:
+    from pysops import api
+
+    order = api.parse_decryption_order(decryption_order or os.environ.get("SOPS_DECRYPTION_ORDER"))
+    return api.open_file(
+        data, input_format=fmt, options=api.DecryptOptions(ignore_mac=ignore_mac, decryption_order=order)
+    )
+
+
+def write_back(path: str, original: bytes, data: bytes) -> None:
+    """Replace ``path`` with ``data`` unless someone else changed it since we read ``original``."""
+    from pysops.atomic import write_atomic
+
+    try:
+        with open(path, "rb") as handle:
+            current = handle.read()
+    except OSError:
+        current = None
+    if current != original:
+        raise CouldNotWriteOutputFile(
+            f"{path} changed on disk while pysops was working on it; nothing was written",
+            hint="run the command again on the new version",
+        )
+    write_atomic(path, data)
+
+
+def config_flag() -> str | None:
+    from pysops.cli.app import _state
+
+    flag = _state.get("config")
+    return flag if isinstance(flag, str) else None
+
+
+def store_options_for(path: str | None, fmt: str) -> dict[str, Any]:
+    from pysops.cli.inputs import absolute, load_config, store_options
+
+    return store_options(load_config(absolute(path), config_flag()), fmt)
+
+
+def rewrappable(opened: Any) -> list[list[Any]]:
+    """The recipients of every key group; an error when a key type cannot be wrapped again."""
+    from pysops.keys import SPECS
+
+    unknown = sorted({k.type for group in opened.meta.key_groups for k in group if k.type not in SPECS})
+    if unknown:
+        raise GenericError(
+            f"the file has {', '.join(unknown)} keys, which pysops cannot wrap a data key for yet",
+            hint="change this file's keys with sops",
+        )
+    recipients: list[list[Any]] = opened.recipients()
+    return recipients
+
+
+def encrypted_with_metadata(data: bytes, fmt: str, metadata: dict[str, Any], options: dict[str, Any]) -> bytes:
+    """The encrypted file re-rendered with a new metadata block: values, ``lastmodified`` and
+    ``mac`` stay byte for byte (the data key did not change)."""
+    from pysops.formats import get_store
+
+    store = get_store(fmt)
+    doc = store.parse(data)
+    return store.render(doc, metadata, options)
