@@ -243,9 +243,12 @@ def exec_same_process(argv: Sequence[str], env: Mapping[str, str], *, user: User
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
     if user is not None and user.switches:
-        os.setgroups(user.groups)
-        os.setgid(user.gid)
-        os.setuid(user.uid)
+        try:
+            os.setgroups(user.groups)
+            os.setgid(user.gid)
+            os.setuid(user.uid)
+        except OSError as exc:
+            raise GenericError(f"cannot switch to user {user.name}: {exc.strerror}") from None
     try:
         os.execve(program, list(argv), dict(env))
     except OSError as exc:
@@ -298,7 +301,8 @@ class SignalForwarder:
 
     def __exit__(self, *exc: object) -> None:
         for sig, previous in self._saved.items():
-            signal.signal(sig, previous)  # type: ignore[arg-type]
+            # None: the handler was not set from Python; the default is the best we can restore
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)  # type: ignore[arg-type]
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.state == "before":

@@ -150,14 +150,22 @@ def _decimal_digits(x: float) -> tuple[str, int]:
     return significant.rstrip("0") or "0", point
 
 
-def format_float_f(x: float) -> str:
-    """Go ``strconv.FormatFloat(x, 'f', -1, 64)``: never an exponent (the plaintext/MAC form)."""
+def _special_float(x: float) -> str | None:
+    """Go's text for NaN, infinities and (signed) zero, which every FormatFloat mode shares."""
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
         return "+Inf" if x > 0 else "-Inf"
     if x == 0:
         return "-0" if math.copysign(1.0, x) < 0 else "0"
+    return None
+
+
+def format_float_f(x: float) -> str:
+    """Go ``strconv.FormatFloat(x, 'f', -1, 64)``: never an exponent (the plaintext/MAC form)."""
+    special = _special_float(x)
+    if special is not None:
+        return special
     digits, point = _decimal_digits(x)
     sign = "-" if x < 0 else ""
     if point <= 0:
@@ -178,12 +186,9 @@ def _format_float_e(x: float, upper: bool = False) -> str:
 
 def format_float_g(x: float, upper: bool = False) -> str:
     """Go ``strconv.FormatFloat(x, 'g' or 'G', -1, 64)``."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    if x == 0:
-        return "-0" if math.copysign(1.0, x) < 0 else "0"
+    special = _special_float(x)
+    if special is not None:
+        return special
     digits, point = _decimal_digits(x)
     exp = point - 1
     eprec = 6

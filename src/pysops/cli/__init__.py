@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 #: verbs that need no legacy translation (checked without importing ``legacy``: decrypt stays fast)
-_VERBS = frozenset(("decrypt", "encrypt"))
+_VERBS = frozenset(("decrypt", "encrypt", "exec-env", "exec-file"))
 
 
 def _report(message: str, hint: str | None) -> None:
@@ -33,9 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pysops.cli.legacy import translate
 
             args = translate(args)
-        from pysops.cli import fast
+        status = None
+        if args and args[0] in ("exec-env", "exec-file"):
+            from pysops.cli.exec_run import try_run as try_exec
 
-        status = fast.try_run(args)
+            status = try_exec(args)
+        if status is None:
+            from pysops.cli import fast
+
+            status = fast.try_run(args)
         if status is None:
             from pysops.cli.app import run
 

@@ -231,6 +231,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pysops.cli.cmd_rotate",
     "pysops.cli.cmd_updatekeys",
     "pysops.cli.cmd_groups",
+    "pysops.cli.cmd_edit",
 )
 
 
