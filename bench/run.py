@@ -99,6 +99,57 @@ def best(cmd: list[str], env: dict[str, str], out: Path, repeat: int) -> tuple[f
     return min(times), max(peaks)
 
 
+MANY_FILES = 100
+MANY_CASE = "100-small-files"
+
+
+def bench_many_files(tmp: Path, env: dict[str, str], recipient: str, tools: dict[str, list[str]], repeat: int,
+                     rng: random.Random) -> list[tuple[str, str, float, float, float, int, int]]:
+    """100 small YAML files: one `pysops encrypt|decrypt --recursive DIR --output-dir OUT`
+    process against 100 `sops encrypt|decrypt FILE` processes (sops takes one file per run).
+    Each tool decrypts the files it encrypted itself."""
+    plain = tmp / "many-plain"
+    plain.mkdir()
+    for i in range(MANY_FILES):
+        (plain / f"app{i:03d}.yaml").write_text(gen_yaml(30, rng))
+    times: dict[str, dict[str, float]] = {"pysops": {}, "sops": {}}
+    peaks: dict[str, dict[str, int]] = {"pysops": {}, "sops": {}}
+    sink = tmp / "many-out"
+    for op in ("encrypt", "decrypt"):
+        # pysops: one process for the whole directory
+        src = plain if op == "encrypt" else tmp / "many-pysops-enc"
+        best_t, best_m = float("inf"), 0
+        for _ in range(repeat):
+            out = tmp / f"many-pysops-{'enc' if op == 'encrypt' else 'dec'}"
+            cmd = [*tools["pysops"], op, "--recursive", str(src), "--output-dir", str(out)]
+            if op == "encrypt":
+                cmd[len(tools["pysops"]) + 1 : len(tools["pysops"]) + 1] = ["--age", recipient]
+            t, m = run(cmd, env, sink)
+            best_t, best_m = min(best_t, t), max(best_m, m)
+        times["pysops"][op], peaks["pysops"][op] = best_t, best_m
+        # sops: one process per file
+        enc_dir = tmp / "many-sops-enc"
+        enc_dir.mkdir(exist_ok=True)
+        best_t, best_m = float("inf"), 0
+        for _ in range(repeat):
+            total, peak = 0.0, 0
+            for i in range(MANY_FILES):
+                name = f"app{i:03d}.yaml"
+                if op == "encrypt":
+                    cmd = [*tools["sops"], "encrypt", "--age", recipient, str(plain / name)]
+                    t, m = run(cmd, env, enc_dir / name)
+                else:
+                    t, m = run([*tools["sops"], "decrypt", str(enc_dir / name)], env, sink)
+                total, peak = total + t, max(peak, m)
+            best_t, best_m = min(best_t, total), max(best_m, peak)
+        times["sops"][op], peaks["sops"][op] = best_t, best_m
+    return [
+        (MANY_CASE, op, times["pysops"][op], times["sops"][op], times["pysops"][op] / times["sops"][op],
+         peaks["pysops"][op], peaks["sops"][op])
+        for op in ("encrypt", "decrypt")
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -136,6 +187,8 @@ def main() -> None:
             for op in ("encrypt", "decrypt"):
                 p, s = result["pysops"][op], result["sops"][op]
                 rows.append((case, op, p[0], s[0], p[0] / s[0], p[1], s[1]))
+        if not args.only or args.only == MANY_CASE:
+            rows.extend(bench_many_files(tmp, env, recipient, tools, min(args.repeat, 3), rng))
     header = f"{'case':<16} {'op':<8} {'pysops s':>9} {'sops s':>9} {'ratio':>6} {'pysops MiB':>10} {'sops MiB':>9}"
     print(header)
     print("-" * len(header))

@@ -76,7 +76,7 @@ EXAMPLES: dict[str, bytes] = {
         b'\t"example_key": "example_value",\n'
         b'\t"example_array": [\n\t\t"example_value1",\n\t\t"example_value2"\n\t],\n'
         b'\t"example_number": 1234.56789,\n'
-        b'\t"example_booleans": [\n\t\ttrue,\n\t\tfalse\n\t]\n}'
+        b'\t"example_booleans": [\n\t\ttrue,\n\t\tfalse\n\t]\n}\n'
     ),
     "dotenv": (
         b"# This is an example file.\n"
@@ -250,6 +250,8 @@ class SignalGuard:
         self.armed = True
         self.pending: int | None = None
         self.fired = False
+        #: Set once the target was written: a signal deferred past the write says so.
+        self.written = False
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> SignalGuard:
@@ -276,9 +278,9 @@ class SignalGuard:
 
     def error(self, signum: int) -> Interrupted:
         name = signal.Signals(signum).name
+        outcome = "was written" if self.written else "was not changed"
         return Interrupted(
-            signum,
-            f"interrupted by {name}: {self.path} was not changed and the temporary plaintext was removed",
+            signum, f"interrupted by {name}: {self.path} {outcome} and the temporary plaintext was removed"
         )
 
     @contextlib.contextmanager
@@ -430,11 +432,14 @@ def edit_file(
     ``NoEditorFound`` (201), ``FileBusy`` / ``FileChangedOnDisk`` (3), ``Interrupted`` (128+N),
     and the parse/metadata error of the edited text (exit 2 / 1) when ``prompt`` is missing or
     declines to reopen the editor. The file is unchanged whenever an error is raised.
+    ``env`` (default os.environ) names the editor and, without ``options``, the key sources;
+    the editor itself inherits the process environment.
     """
     target = os.fspath(path)
     fmt = output_format or input_format
     environ = os.environ if env is None else env
     argv = editor_command(environ)
+    options = options or api.DecryptOptions(env=environ)
     with SignalGuard(target) as guard, file_lock(target):
         original = _read_current(target)
         if original is None:
@@ -470,11 +475,11 @@ def edit_file(
                 except PysopsError as exc:
                     if prompt is not None and prompt(exc.message):
                         continue
-                    raise PysopsError(
-                        f"the edited file is invalid: {exc.message}; {target} was not changed",
-                        hint="run the edit again; with a terminal the editor reopens to fix it",
-                        exit_code=exc.exit_code,
-                    ) from None
+                    # Same error class and exit code, with the context a user needs.
+                    exc.message = f"the edited file is invalid: {exc.message}; {target} was not changed"
+                    exc.args = (exc.message,)
+                    exc.hint = "run the edit again; with a terminal the editor reopens to fix it"
+                    raise exc from None
             with guard.deferred():
                 if _read_current(target) != original:
                     raise FileChangedOnDisk(
@@ -485,6 +490,7 @@ def edit_file(
                 from pysops.atomic import write_atomic
 
                 write_atomic(target, sealed, private=False)
+                guard.written = True
     return sealed
 
 

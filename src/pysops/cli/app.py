@@ -75,6 +75,17 @@ def with_recipient_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 FileArg = Annotated[str | None, typer.Argument(help="the file ('-' or none: standard input)")]
+FilesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="the file ('-' or none: standard input), or several (with -i or --output-dir)"),
+]
+Recursive = Annotated[
+    bool, typer.Option("--recursive", help="process the files with a known extension in the named directories")
+]
+OutputDir = Annotated[
+    str | None,
+    typer.Option("--output-dir", help="write each result under this directory, with the same relative name"),
+]
 InPlace = Annotated[bool, typer.Option("--in-place", "-i", help="write the result back to the file")]
 Output = Annotated[str | None, typer.Option("--output", help="write the result to this file")]
 InputType = Annotated[str | None, typer.Option("--input-type", help="yaml, json, dotenv, ini or binary")]
@@ -87,7 +98,7 @@ FilenameOverride = Annotated[
 @app.command()
 @with_recipient_flags
 def encrypt(
-    file: FileArg = None,
+    files: FilesArg = None,
     in_place: InPlace = False,
     output: Output = None,
     input_type: InputType = None,
@@ -107,13 +118,18 @@ def encrypt(
     shamir_secret_sharing_threshold: Annotated[
         int, typer.Option(help="number of key groups needed to decrypt")
     ] = 0,
+    recursive: Recursive = False,
+    output_dir: OutputDir = None,
     recipients: dict[str, str | None] | None = None,
 ) -> None:
-    """Encrypt a file and print it (or write it with -i / --output)."""
+    """Encrypt a file and print it (or write it with -i / --output); several files or --recursive
+    directories in one run with -i or --output-dir."""
     from pysops.cli import fast
 
     fast.run_encrypt(
-        file=file,
+        files=files or [],
+        recursive=recursive,
+        output_dir=output_dir,
         in_place=in_place,
         output=output,
         input_type=input_type,
@@ -136,7 +152,7 @@ def encrypt(
 
 @app.command()
 def decrypt(
-    file: FileArg = None,
+    files: FilesArg = None,
     in_place: InPlace = False,
     output: Output = None,
     input_type: InputType = None,
@@ -147,12 +163,21 @@ def decrypt(
     decryption_order: Annotated[
         str | None, typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER")
     ] = None,
+    recursive: Recursive = False,
+    output_dir: OutputDir = None,
+    terraform: Annotated[
+        bool, typer.Option("--terraform", help="print a flat JSON object of strings (Terraform's external source)")
+    ] = False,
 ) -> None:
-    """Decrypt a file and print it (or write it with -i / --output)."""
+    """Decrypt a file and print it (or write it with -i / --output); several files or --recursive
+    directories in one run with -i or --output-dir; --terraform for Terraform."""
     from pysops.cli import fast
 
     fast.run_decrypt(
-        file=file,
+        files=files or [],
+        recursive=recursive,
+        output_dir=output_dir,
+        terraform=terraform,
         in_place=in_place,
         output=output,
         input_type=input_type,

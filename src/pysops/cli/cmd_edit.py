@@ -42,7 +42,9 @@ def edit(
     decryption_order: Annotated[
         str | None, typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER")
     ] = None,
-    unencrypted_suffix: Annotated[str | None, typer.Option(help="new file: keys ending with this stay plaintext")] = None,
+    unencrypted_suffix: Annotated[
+        str | None, typer.Option(help="new file: keys ending with this stay plaintext")
+    ] = None,
     encrypted_suffix: Annotated[
         str | None, typer.Option(help="new file: only keys ending with this are encrypted")
     ] = None,

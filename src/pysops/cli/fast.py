@@ -11,7 +11,11 @@ flag tables equal the options the typer commands declare.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pysops.api import DecryptOptions, EncryptOptions
 
 #: decrypt's flags: name -> takes a value. Kept in step with ``app.decrypt`` (tests compare them).
 DECRYPT_FLAGS = {
@@ -24,6 +28,9 @@ DECRYPT_FLAGS = {
     "--extract": True,
     "--ignore-mac": False,
     "--decryption-order": True,
+    "--recursive": False,
+    "--output-dir": True,
+    "--terraform": False,
 }
 SELECTION_FLAGS = {
     "--unencrypted-suffix": "unencrypted_suffix",
@@ -46,7 +53,7 @@ def encrypt_flags() -> dict[str, bool]:
     return flags
 
 
-_DECRYPT_ONLY = ("--extract", "--ignore-mac", "--decryption-order")
+_DECRYPT_ONLY = ("--extract", "--ignore-mac", "--decryption-order", "--terraform")
 GLOBAL_FLAGS = {"--config": True, "--verbose": False, "--disable-version-check": False}
 
 
@@ -82,14 +89,14 @@ def _parse(args: Sequence[str], flags: dict[str, bool]) -> tuple[dict[str, str |
 
 
 def try_run(args: Sequence[str]) -> int | None:
-    """Run ``[global flags] decrypt|encrypt [flags] [file]`` directly; None if it needs typer."""
+    """Run ``[global flags] decrypt|encrypt [flags] [file...]`` directly; None if it needs typer."""
     verb_at = next((i for i, a in enumerate(args) if a in ("decrypt", "encrypt")), None)
     if verb_at is None:
         return None
     verb = args[verb_at]
     parsed_global = _parse(args[:verb_at], GLOBAL_FLAGS)
     parsed = _parse(args[verb_at + 1 :], DECRYPT_FLAGS if verb == "decrypt" else encrypt_flags())
-    if parsed_global is None or parsed is None or parsed_global[1] or len(parsed[1]) > 1:
+    if parsed_global is None or parsed is None or parsed_global[1]:
         return None
     values, positional = parsed
     config_flag = parsed_global[0].get("--config") or os.environ.get("SOPS_CONFIG")
@@ -105,7 +112,7 @@ def try_run(args: Sequence[str]) -> int | None:
         if not threshold.isdigit():
             return None  # let typer report the bad number
         run_encrypt(
-            file=positional[0] if positional else None,
+            files=positional,
             in_place=bool(values.get("--in-place") or values.get("-i")),
             output=text("--output"),
             input_type=text("--input-type"),
@@ -116,10 +123,12 @@ def try_run(args: Sequence[str]) -> int | None:
             shamir_threshold=int(threshold),
             recipients={spec.name: text(f"--{spec.cli_flag.replace('_', '-')}") for spec in REGISTRY},
             config_flag=config_flag if isinstance(config_flag, str) else None,
+            recursive=bool(values.get("--recursive")),
+            output_dir=text("--output-dir"),
         )
         return 0
     run_decrypt(
-        file=positional[0] if positional else None,
+        files=positional,
         in_place=bool(values.get("--in-place") or values.get("-i")),
         output=text("--output"),
         input_type=text("--input-type"),
@@ -129,13 +138,16 @@ def try_run(args: Sequence[str]) -> int | None:
         ignore_mac=bool(values.get("--ignore-mac")),
         decryption_order=text("--decryption-order") or os.environ.get("SOPS_DECRYPTION_ORDER"),
         config_flag=config_flag if isinstance(config_flag, str) else None,
+        recursive=bool(values.get("--recursive")),
+        output_dir=text("--output-dir"),
+        terraform=bool(values.get("--terraform")),
     )
     return 0
 
 
 def run_decrypt(
     *,
-    file: str | None,
+    files: Sequence[str],
     in_place: bool,
     output: str | None,
     input_type: str | None,
@@ -145,6 +157,9 @@ def run_decrypt(
     ignore_mac: bool,
     decryption_order: str | None,
     config_flag: str | None,
+    recursive: bool = False,
+    output_dir: str | None = None,
+    terraform: bool = False,
 ) -> None:
     from pysops import api
     from pysops.cli.inputs import (
@@ -157,7 +172,19 @@ def run_decrypt(
         write_output,
     )
 
-    inp = read_input(file, filename_override)
+    options = api.DecryptOptions(ignore_mac=ignore_mac, decryption_order=api.parse_decryption_order(decryption_order))
+    if terraform:
+        _run_terraform(files, in_place, output, input_type, output_type, extract, recursive, output_dir, options)
+        return
+    if _is_bulk(files, recursive, output_dir):
+        if extract is not None:
+            from pysops.errors import ConflictingParameters
+
+            raise ConflictingParameters("--extract works on one file, not with several files or --output-dir")
+        _check_bulk_flags(in_place, output, output_dir, filename_override)
+        _run_bulk("decrypt", files, recursive, output_dir, input_type, output_type, config_flag, options=options)
+        return
+    inp = read_input(files[0] if files else None, filename_override)
     check_output_flags(in_place, output, inp)
     in_fmt = pick_format(input_type, inp.name_for_rules)
     out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
@@ -166,9 +193,7 @@ def run_decrypt(
         inp.data,
         input_format=in_fmt,
         output_format=out_fmt,
-        options=api.DecryptOptions(
-            ignore_mac=ignore_mac, decryption_order=api.parse_decryption_order(decryption_order)
-        ),
+        options=options,
         extract=extract,
         store_options=store_options(cfg, out_fmt),
     )
@@ -177,7 +202,7 @@ def run_decrypt(
 
 def run_encrypt(
     *,
-    file: str | None,
+    files: Sequence[str],
     in_place: bool,
     output: str | None,
     input_type: str | None,
@@ -188,6 +213,8 @@ def run_encrypt(
     shamir_threshold: int,
     recipients: dict[str, str | None],
     config_flag: str | None,
+    recursive: bool = False,
+    output_dir: str | None = None,
 ) -> None:
     from pysops import api
     from pysops.cli.inputs import (
@@ -202,32 +229,208 @@ def run_encrypt(
     )
     from pysops.errors import ConflictingParameters
 
-    inp = read_input(file, filename_override)
-    check_output_flags(in_place, output, inp)
-    if inp.name_for_rules is None and not input_type:
-        raise ConflictingParameters(
-            "reading from standard input needs --filename-override (or --input-type)",
-            hint="e.g. pysops encrypt --filename-override secrets.yaml < secrets.yaml",
-        )
     chosen = [(k, v) for k, v in selection.items() if v is not None]
     if len(chosen) > 1:
         raise ConflictingParameters(
             "only one of the suffix/regex selection options can be used",
             hint=f"got {', '.join(k for k, _ in chosen)}",
         )
+    flags = {k: v for k, v in recipients.items() if v}
+
+    def options_for(cfg: Any, name: str | None) -> EncryptOptions:
+        result: EncryptOptions = encryption_options(
+            cfg,
+            name,
+            recipient_flags=flags,
+            env=os.environ,
+            selection=chosen[0] if chosen else None,
+            shamir_threshold=shamir_threshold,
+            mac_only_encrypted=mac_only_encrypted,
+        )
+        return result
+
+    if _is_bulk(files, recursive, output_dir):
+        _check_bulk_flags(in_place, output, output_dir, filename_override)
+        _run_bulk(
+            "encrypt", files, recursive, output_dir, input_type, output_type, config_flag, options_for=options_for
+        )
+        return
+    inp = read_input(files[0] if files else None, filename_override)
+    check_output_flags(in_place, output, inp)
+    if inp.name_for_rules is None and not input_type:
+        raise ConflictingParameters(
+            "reading from standard input needs --filename-override (or --input-type)",
+            hint="e.g. pysops encrypt --filename-override secrets.yaml < secrets.yaml",
+        )
     in_fmt = pick_format(input_type, inp.name_for_rules)
     out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
     cfg = load_config(absolute(inp.name_for_rules), config_flag)
-    options = encryption_options(
-        cfg,
-        absolute(inp.name_for_rules),
-        recipient_flags={k: v for k, v in recipients.items() if v},
-        env=os.environ,
-        selection=chosen[0] if chosen else None,
-        shamir_threshold=shamir_threshold,
-        mac_only_encrypted=mac_only_encrypted,
-    )
     result = api.encrypt_bytes(
-        inp.data, options, input_format=in_fmt, output_format=out_fmt, store_options=store_options(cfg, out_fmt)
+        inp.data,
+        options_for(cfg, absolute(inp.name_for_rules)),
+        input_format=in_fmt,
+        output_format=out_fmt,
+        store_options=store_options(cfg, out_fmt),
     )
     write_output(result, in_place=in_place, output=output, inp=inp, private=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Several files: pysops decrypt|encrypt A B C, --recursive DIR, --output-dir OUT
+
+
+def _is_bulk(files: Sequence[str], recursive: bool, output_dir: str | None) -> bool:
+    """One file without --recursive/--output-dir keeps the single-file behaviour (stdout)."""
+    return len(files) > 1 or recursive or output_dir is not None
+
+
+def _check_bulk_flags(
+    in_place: bool, output: str | None, output_dir: str | None, filename_override: str | None
+) -> None:
+    from pysops.errors import ConflictingParameters
+
+    if output is not None:
+        raise ConflictingParameters(
+            "--output names one file; with several files use --in-place or --output-dir"
+        )
+    if filename_override is not None:
+        raise ConflictingParameters("--filename-override works on one file, not with several files")
+    if in_place and output_dir is not None:
+        raise ConflictingParameters("--in-place and --output-dir cannot be used together")
+    if not in_place and output_dir is None:
+        raise ConflictingParameters(
+            "with several files (or --recursive) the output goes in place or to a directory",
+            hint="add --in-place (-i) or --output-dir DIR",
+        )
+
+
+def _run_bulk(
+    verb: str,
+    files: Sequence[str],
+    recursive: bool,
+    output_dir: str | None,
+    input_type: str | None,
+    output_type: str | None,
+    config_flag: str | None,
+    *,
+    options: DecryptOptions | None = None,
+    options_for: Callable[[Any, str | None], EncryptOptions] | None = None,
+) -> None:
+    """Run every file; report each failure as ``pysops: error: FILE: ...`` and each skipped file
+    as ``pysops: skipped FILE: ...`` on stderr, then fail with the first failure's exit code."""
+    import sys
+
+    from pysops import bulk
+    from pysops.cli.inputs import ConfigCache, pick_format
+    from pysops.errors import GenericError, NoFileSpecified
+
+    if not files:
+        raise NoFileSpecified("no file or directory given", hint="name the files, or a directory with --recursive")
+    in_fmt = pick_format(input_type, None, default="") or None  # None: each file's extension
+    out_fmt = pick_format(output_type, None, default="") or None
+    jobs = bulk.plan(files, recursive=recursive, output_dir=output_dir)
+    configs = ConfigCache(config_flag)
+    if verb == "decrypt":
+        outcomes = bulk.decrypt_files(
+            jobs,
+            input_format=in_fmt,
+            output_format=out_fmt,
+            options=options,
+            store_options_for=configs.store_options,
+        )
+    else:
+        from pysops.cli.inputs import absolute
+
+        assert options_for is not None
+
+        def encryption_for(path: str) -> EncryptOptions:
+            return options_for(configs.get(path), absolute(path))
+
+        outcomes = bulk.encrypt_files(
+            jobs,
+            encryption_for,
+            input_format=in_fmt,
+            output_format=out_fmt,
+            store_options_for=configs.store_options,
+        )
+    failures: list[int] = []
+    done = 0
+    err = sys.stderr
+    for outcome in outcomes:
+        name = outcome.job.source
+        if outcome.error is not None:
+            failures.append(outcome.error.exit_code)
+            err.write(f"pysops: error: {name}: {outcome.error.message}\n")
+            if outcome.error.hint:
+                err.write(f"pysops: hint: {outcome.error.hint}\n")
+        elif outcome.status == "skipped":
+            err.write(f"pysops: skipped {name}: {outcome.note}\n")
+        else:
+            done += 1
+    if failures:
+        raise GenericError(
+            f"{len(failures)} of {len(failures) + done} files failed ({verb}ed {done})",
+            exit_code=failures[0],
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# decrypt --terraform
+
+
+def _run_terraform(
+    files: Sequence[str],
+    in_place: bool,
+    output: str | None,
+    input_type: str | None,
+    output_type: str | None,
+    extract: str | None,
+    recursive: bool,
+    output_dir: str | None,
+    options: DecryptOptions,
+) -> None:
+    """One flat JSON object of strings for Terraform's ``external`` data source. With no FILE,
+    standard input (when it is not a terminal) is Terraform's query ``{"file": "..."}``, or else
+    the encrypted document itself."""
+    import sys
+
+    from pysops import api, terraform
+    from pysops.cli.inputs import Input, pick_format, read_input, write_output
+    from pysops.errors import ConflictingParameters, NoFileSpecified
+    from pysops.formats import get_store
+
+    clash = [
+        flag
+        for flag, used in (
+            ("--in-place", in_place),
+            ("--extract", extract is not None),
+            ("--output-type", output_type is not None),
+            ("--recursive", recursive),
+            ("--output-dir", output_dir is not None),
+        )
+        if used
+    ]
+    if clash or len(files) > 1:
+        raise ConflictingParameters(
+            "--terraform prints one JSON object for one file; it cannot be used with "
+            + (", ".join(clash) or "several files")
+        )
+    file = files[0] if files else None
+    if file is None or file == "-":
+        if sys.stdin.isatty():
+            raise NoFileSpecified(
+                "--terraform needs a FILE, or Terraform's query on standard input",
+                hint='e.g. query = { file = "secrets.enc.yaml" } in an external data source',
+            )
+        data = sys.stdin.buffer.read()
+        query = terraform.parse_query(data)
+        if query is not None:
+            inp = read_input(query["file"], None)
+            input_type = input_type or query.get("input_type")
+        else:
+            inp = Input(data, None, None)
+    else:
+        inp = read_input(file, None)
+    doc = get_store(pick_format(input_type, inp.name_for_rules)).parse(inp.data)
+    api.decrypt_document(doc, options)
+    write_output(terraform.render(doc), in_place=False, output=output, inp=inp, private=True)

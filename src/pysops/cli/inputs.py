@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any, NamedTuple
 
-from pysops.errors import ConflictingParameters, CouldNotReadInputFile, NoFileSpecified
+from pysops.errors import ConflictingParameters
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 
@@ -21,15 +21,9 @@ def read_input(file: str | None, filename_override: str | None) -> Input:
     if file is None or file == "-":
         data = sys.stdin.buffer.read()
         return Input(data, None, filename_override)
-    try:
-        with open(file, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise NoFileSpecified(f'cannot operate on non-existent file "{file}"') from None
-    except IsADirectoryError:
-        raise CouldNotReadInputFile(f"{file} is a directory") from None
-    except OSError as exc:
-        raise CouldNotReadInputFile(f"cannot read {file}: {exc.strerror}") from None
+    from pysops.bulk import read_file
+
+    data = read_file(file)
     return Input(data, file, filename_override or file)
 
 
@@ -137,3 +131,31 @@ def encryption_options(
         selection=selection or (rule.selection if rule is not None else None),
         mac_only_encrypted=mac_only_encrypted or (rule.mac_only_encrypted if rule is not None else False),
     )
+
+
+class ConfigCache:
+    """``load_config`` for many files: one discovery per directory (the search only depends on
+    the file's directory), each warning printed once."""
+
+    def __init__(self, config_flag: str | None) -> None:
+        self.config_flag = config_flag
+        self._by_dir: dict[str, Any] = {}
+        self._warned: set[str] = set()
+
+    def get(self, path: str) -> Any:
+        from pysops import config
+
+        directory = os.path.dirname(absolute(path) or "")
+        if directory not in self._by_dir:
+            cfg = config.discover_config(
+                os.path.join(directory, "_"), explicit=self.config_flag, env=os.environ, cwd=os.getcwd()
+            )
+            for warning in cfg.warnings:
+                if warning not in self._warned:
+                    self._warned.add(warning)
+                    sys.stderr.write(f"pysops: warning: {warning}\n")
+            self._by_dir[directory] = cfg
+        return self._by_dir[directory]
+
+    def store_options(self, path: str, fmt: str) -> dict[str, Any]:
+        return store_options(self.get(path), fmt)
