@@ -202,3 +202,24 @@ def test_write_refused_when_the_file_changed_meanwhile(
     r = pysops(["set", str(f), '["a"]', '"second"'], env)
     assert r.code == 3 and "changed on disk" in r.stderr
     assert f.read_bytes() == first.read_bytes()
+
+
+def test_set_waits_for_then_refuses_a_file_locked_by_edit(tmp_path: Path, clean_env: dict[str, str],
+                                                          age_key: Any, pysops: Any) -> None:
+    """An `edit` in progress holds the file's lock: a concurrent `set` fails cleanly (exit 3)
+    and the file keeps its bytes."""
+    import time
+
+    from pysops.edit import file_lock
+
+    plain = tmp_path / "s.yaml"
+    plain.write_text("a: 1\n")
+    env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
+    assert pysops(["encrypt", "-i", "--age", age_key.recipient, str(plain)], env).code == 0
+    before = plain.read_bytes()
+    start = time.monotonic()
+    with file_lock(plain):
+        r = pysops(["set", str(plain), '["a"]', "2"], env)
+    assert r.code == 3 and "pysops: error:" in r.stderr
+    assert time.monotonic() - start >= 4.5
+    assert plain.read_bytes() == before

@@ -41,20 +41,26 @@ def open_encrypted(
 
 
 def write_back(path: str, original: bytes, data: bytes) -> None:
-    """Replace ``path`` with ``data`` unless someone else changed it since we read ``original``."""
-    from pysops.atomic import write_atomic
+    """Replace ``path`` with ``data`` unless someone else changed it since we read ``original``.
 
-    try:
-        with open(path, "rb") as handle:
-            current = handle.read()
-    except OSError:
-        current = None
-    if current != original:
-        raise CouldNotWriteOutputFile(
-            f"{path} changed on disk while pysops was working on it; nothing was written",
-            hint="run the command again on the new version",
-        )
-    write_atomic(path, data)
+    The check and the write happen under the file's pysops lock (the one ``edit`` holds while
+    its editor is open), so a concurrent pysops writer is either waited for (a few seconds) or
+    refused with exit 3; either way no change is lost."""
+    from pysops.atomic import write_atomic
+    from pysops.edit import file_lock
+
+    with file_lock(path, wait=5.0):
+        try:
+            with open(path, "rb") as handle:
+                current = handle.read()
+        except OSError:
+            current = None
+        if current != original:
+            raise CouldNotWriteOutputFile(
+                f"{path} changed on disk while pysops was working on it; nothing was written",
+                hint="run the command again on the new version",
+            )
+        write_atomic(path, data)
 
 
 def config_flag() -> str | None:
