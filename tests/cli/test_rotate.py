@@ -88,3 +88,34 @@ def test_rotate_keeps_key_groups(
     assert "shamir_threshold: 2" in text and text.count("recipient:") == 3
     assert run_sops(["decrypt", str(enc)], env).code == 0
     assert run_sops(["decrypt", str(enc)], _env(clean_env, age_keys[0], age_keys[2])).code == 128
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["rotate", "-i", "--add-pgp", "0000000000000000000000000000000000000000"],
+        ["updatekeys", "-y"],
+        ["groups", "add", "-i", "--pgp", "0000000000000000000000000000000000000000", "--file"],
+    ],
+)
+def test_failing_key_service_leaves_the_file_untouched(
+    command: list[str], tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
+) -> None:
+    """A recipient whose wrap fails (a PGP key gpg does not have: the key service refuses)
+    makes the command fail with one error line; the encrypted file keeps its exact bytes."""
+    gnupg = tmp_path / "empty-gnupg"
+    gnupg.mkdir(mode=0o700)
+    env = {**clean_env, "SOPS_AGE_KEY": age_key.identity, "GNUPGHOME": str(gnupg)}
+    f = tmp_path / "s.yaml"
+    f.write_text("a: 1\nb: two\n")
+    assert pysops(["encrypt", "-i", "--age", age_key.recipient, str(f)], env).code == 0
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - age: {age_key.recipient}\n    pgp: '0000000000000000000000000000000000000000'\n"
+    )
+    before = f.read_bytes()
+    r = pysops([*command, str(f)], env)
+    assert r.code != 0
+    errors = [line for line in r.stderr.splitlines() if line.startswith("pysops: error:")]
+    assert len(errors) == 1 and "pgp" in errors[0] and "Traceback" not in r.stderr
+    assert f.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".sops.yaml", "empty-gnupg", "home", "s.yaml", "work"]
