@@ -168,31 +168,9 @@ def run_exec_file(
 def _parse_flags(args: Sequence[str], flags: dict[str, bool]) -> tuple[dict[str, str | bool], list[str]] | None:
     """Flags up to the first positional argument (or ``--``); the rest is returned untouched.
     None for anything this parser does not know (typer then reports or handles it)."""
-    values: dict[str, str | bool] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            return values, list(args[i + 1 :])
-        if not arg.startswith("-") or arg == "-":
-            return values, list(args[i:])
-        name, eq, inline = arg.partition("=")
-        if name not in flags:
-            return None
-        if flags[name]:
-            if eq:
-                values[name] = inline
-            elif i + 1 < len(args):
-                i += 1
-                values[name] = args[i]
-            else:
-                return None
-        elif eq:
-            return None
-        else:
-            values[name] = True
-        i += 1
-    return values, []
+    from pysops.cli.fast import parse_flags
+
+    return parse_flags(args, flags, interspersed=False)
 
 
 def _parse_globals(args: Sequence[str]) -> tuple[str | None, int] | None:

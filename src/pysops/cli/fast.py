@@ -57,7 +57,13 @@ _DECRYPT_ONLY = ("--extract", "--ignore-mac", "--decryption-order", "--terraform
 GLOBAL_FLAGS = {"--config": True, "--verbose": False, "--disable-version-check": False}
 
 
-def _parse(args: Sequence[str], flags: dict[str, bool]) -> tuple[dict[str, str | bool], list[str]] | None:
+def parse_flags(
+    args: Sequence[str], flags: dict[str, bool], *, interspersed: bool = True
+) -> tuple[dict[str, str | bool], list[str]] | None:
+    """Parse ``args`` against ``flags`` (name -> takes a value); returns the values and the
+    positional arguments, or None for anything unknown (typer then reports or handles it).
+    With ``interspersed=False`` parsing stops at the first positional argument and the rest is
+    returned untouched (exec-env's command line)."""
     values: dict[str, str | bool] = {}
     positional: list[str] = []
     i = 0
@@ -82,6 +88,9 @@ def _parse(args: Sequence[str], flags: dict[str, bool]) -> tuple[dict[str, str |
                 return None
             else:
                 values[name] = True
+        elif not interspersed:
+            positional.extend(args[i:])
+            break
         else:
             positional.append(arg)
         i += 1
@@ -94,8 +103,8 @@ def try_run(args: Sequence[str]) -> int | None:
     if verb_at is None:
         return None
     verb = args[verb_at]
-    parsed_global = _parse(args[:verb_at], GLOBAL_FLAGS)
-    parsed = _parse(args[verb_at + 1 :], DECRYPT_FLAGS if verb == "decrypt" else encrypt_flags())
+    parsed_global = parse_flags(args[:verb_at], GLOBAL_FLAGS)
+    parsed = parse_flags(args[verb_at + 1 :], DECRYPT_FLAGS if verb == "decrypt" else encrypt_flags())
     if parsed_global is None or parsed is None or parsed_global[1]:
         return None
     values, positional = parsed
