@@ -59,6 +59,7 @@ class EncryptOptions:
         shamir_threshold: int = 0,
         selection: tuple[str, str] | None = None,
         mac_only_encrypted: bool = False,
+        allow_hsm_only: bool = False,
     ) -> None:
         self.key_groups = key_groups
         self.shamir_threshold = shamir_threshold
@@ -72,6 +73,13 @@ class EncryptOptions:
             )
         if any(not g for g in groups):
             raise GenericError("a key group has no keys")
+        if not allow_hsm_only and not any(
+            SPECS[r.type].sops_compatible for g in groups for r in g if r.type in SPECS
+        ):
+            raise GenericError(
+                "every recipient is of a type sops cannot use (e.g. pkcs11): sops could not open this file",
+                hint="add an age or PGP recipient, or pass --allow-hsm-only if only pysops will read it",
+            )
         if self.selection is not None and self.selection[0] not in SELECTION_KEYS:
             raise GenericError(f"unknown selection option {self.selection[0]}")
         if len(groups) > 1:

@@ -256,7 +256,9 @@ def discover_config(
     return load_config(found, warnings=warnings)
 
 
-def recipients_from_flags(flags: Mapping[str, str | None], env: Mapping[str, str]) -> list[Recipient]:
+def recipients_from_flags(
+    flags: Mapping[str, str | None], env: Mapping[str, str], options: Mapping[str, str] | None = None
+) -> list[Recipient]:
     """Recipients given on the command line (``flags[type name]``, a comma list) or, for a type
     whose flag is absent, in its environment variable (``SOPS_AGE_RECIPIENTS``, ``SOPS_PGP_FP``…).
     Duplicates are dropped; order is registry order, then the order given."""
@@ -268,7 +270,7 @@ def recipients_from_flags(flags: Mapping[str, str | None], env: Mapping[str, str
         items = split_recipients(text)
         if items:
             kt = keys.key_type(spec.name)
-            found.extend(kt.parse_recipient(item) for item in items)
+            found.extend(kt.parse_recipient(item, options) for item in items)
     return list(_dedupe(found))
 
 

@@ -120,6 +120,13 @@ def encrypt(
     ] = 0,
     recursive: Recursive = False,
     output_dir: OutputDir = None,
+    encryption_context: Annotated[
+        str | None, typer.Option(help="KMS encryption context for --kms keys: key:value,key2:value2")
+    ] = None,
+    aws_profile: Annotated[str | None, typer.Option(help="AWS profile for --kms keys")] = None,
+    allow_hsm_only: Annotated[
+        bool, typer.Option(help="allow files that only pysops can open (all recipients pkcs11)")
+    ] = False,
     recipients: dict[str, str | None] | None = None,
 ) -> None:
     """Encrypt a file and print it (or write it with -i / --output); several files or --recursive
@@ -146,6 +153,9 @@ def encrypt(
         mac_only_encrypted=mac_only_encrypted,
         shamir_threshold=shamir_secret_sharing_threshold,
         recipients=recipients or {},
+        encryption_context=encryption_context,
+        aws_profile=aws_profile,
+        allow_hsm_only=allow_hsm_only,
         config_flag=_state.get("config"),
     )
 

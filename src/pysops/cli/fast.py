@@ -49,6 +49,7 @@ def encrypt_flags() -> dict[str, bool]:
     flags = {name: takes for name, takes in DECRYPT_FLAGS.items() if name not in _DECRYPT_ONLY}
     flags.update({name: True for name in SELECTION_FLAGS})
     flags.update({"--mac-only-encrypted": False, "--shamir-secret-sharing-threshold": True})
+    flags.update({"--encryption-context": True, "--aws-profile": True, "--allow-hsm-only": False})
     flags.update({f"--{spec.cli_flag.replace('_', '-')}": True for spec in REGISTRY})
     return flags
 
@@ -134,6 +135,9 @@ def try_run(args: Sequence[str]) -> int | None:
             config_flag=config_flag if isinstance(config_flag, str) else None,
             recursive=bool(values.get("--recursive")),
             output_dir=text("--output-dir"),
+            encryption_context=text("--encryption-context"),
+            aws_profile=text("--aws-profile"),
+            allow_hsm_only=bool(values.get("--allow-hsm-only")),
         )
         return 0
     run_decrypt(
@@ -224,6 +228,9 @@ def run_encrypt(
     config_flag: str | None,
     recursive: bool = False,
     output_dir: str | None = None,
+    encryption_context: str | None = None,
+    aws_profile: str | None = None,
+    allow_hsm_only: bool = False,
 ) -> None:
     from pysops import api
     from pysops.cli.inputs import (
@@ -245,6 +252,11 @@ def run_encrypt(
             hint=f"got {', '.join(k for k, _ in chosen)}",
         )
     flags = {k: v for k, v in recipients.items() if v}
+    recipient_options = {
+        name: value
+        for name, value in (("encryption_context", encryption_context), ("aws_profile", aws_profile))
+        if value
+    }
 
     def options_for(cfg: Any, name: str | None) -> EncryptOptions:
         result: EncryptOptions = encryption_options(
@@ -255,6 +267,8 @@ def run_encrypt(
             selection=chosen[0] if chosen else None,
             shamir_threshold=shamir_threshold,
             mac_only_encrypted=mac_only_encrypted,
+            recipient_options=recipient_options,
+            allow_hsm_only=allow_hsm_only,
         )
         return result
 

@@ -99,6 +99,8 @@ def encryption_options(
     selection: tuple[str, str] | None,
     shamir_threshold: int,
     mac_only_encrypted: bool,
+    recipient_options: dict[str, str] | None = None,
+    allow_hsm_only: bool = False,
 ) -> Any:
     """Combine CLI flags, SOPS_*_RECIPIENTS variables and the creation rule like sops does:
     recipients from flags, else from the environment, else from the matching creation rule;
@@ -106,7 +108,7 @@ def encryption_options(
     from pysops import api, config
     from pysops.errors import NoMatchingCreationRule
 
-    recipients = config.recipients_from_flags(recipient_flags, env)
+    recipients = config.recipients_from_flags(recipient_flags, env, recipient_options)
     rule = None
     if cfg is not None:
         try:
@@ -130,6 +132,7 @@ def encryption_options(
         shamir_threshold=shamir_threshold or (rule.shamir_threshold if rule is not None else 0),
         selection=selection or (rule.selection if rule is not None else None),
         mac_only_encrypted=mac_only_encrypted or (rule.mac_only_encrypted if rule is not None else False),
+        allow_hsm_only=allow_hsm_only,
     )
 
 

@@ -31,6 +31,7 @@ class KeyTypeSpec(NamedTuple):
     env_recipients: str  # SOPS_AGE_RECIPIENTS
     rule_key: str  # flat creation-rule key (age, azure_keyvault, hc_vault_transit_uri)
     group_key: str  # key inside a key_groups entry (age, azure_keyvault, hc_vault)
+    sops_compatible: bool = True  # False for our extensions (pkcs11), which sops cannot use
 
 
 #: One line per recipient type. Order = sops's internal order inside a key group.
@@ -86,10 +87,15 @@ class Recipient(Protocol):
     def wrap(self, data_key: bytes, created_at: GoTime) -> WrappedKey: ...
 
 
+#: Options given beside recipients on the command line, passed to every type's parse_recipient;
+#: a type uses the ones it knows: "encryption_context" ("k:v,k2:v2"), "aws_profile".
+RecipientOptions = Mapping[str, str]
+
+
 class KeyType(Protocol):
     name: str
 
-    def parse_recipient(self, text: str) -> Recipient: ...
+    def parse_recipient(self, text: str, options: RecipientOptions | None = None) -> Recipient: ...
 
     def recipient_from_config(self, item: Any) -> Recipient: ...
 

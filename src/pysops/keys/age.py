@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 import pyrage
 
 from pysops.errors import ConfigError, KeySourceError, NotMyKey
-from pysops.keys import KeyContext, WrappedKey
+from pysops.keys import KeyContext, RecipientOptions, WrappedKey
 from pysops.values import GoTime
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ def load_identities(env: Mapping[str, str]) -> tuple[list[_Identity], list[str]]
 class _AgeKeyType:
     name = "age"
 
-    def parse_recipient(self, text: str) -> AgeRecipient:
+    def parse_recipient(self, text: str, options: RecipientOptions | None = None) -> AgeRecipient:
         recipient = AgeRecipient(text.strip())
         recipient._pyrage()  # validate now, not at wrap time (plugin recipients are refused here)
         return recipient

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from pysops.errors import ConfigError, KeySourceError, MissingDependency, NotMyKey
-from pysops.keys import KeyContext, WrappedKey
+from pysops.keys import KeyContext, RecipientOptions, WrappedKey
 from pysops.values import GoTime
 
 
@@ -65,7 +65,7 @@ class PGPRecipient(NamedTuple):
 class _PGPKeyType:
     name = "pgp"
 
-    def parse_recipient(self, text: str) -> PGPRecipient:
+    def parse_recipient(self, text: str, options: RecipientOptions | None = None) -> PGPRecipient:
         fp = _normalise_fingerprint(text)
         core = fp.rstrip("!")
         if not core or not all(c in "0123456789abcdefABCDEF" for c in core.removeprefix("0x")):
