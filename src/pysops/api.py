@@ -322,6 +322,7 @@ def recover_data_key(meta: Metadata, options: DecryptOptions) -> bytes:
     needed = 1 if len(groups) == 1 else (meta.shamir_threshold or len(groups))
     recovered: list[bytes] = []
     report: list[str] = []
+    hints: list[str] = []
     for index, group in enumerate(groups):
         errors: list[str] = []
         for wrapped in _ordered(group, order):
@@ -335,14 +336,19 @@ def recover_data_key(meta: Metadata, options: DecryptOptions) -> bytes:
                 errors.append(str(exc))
             except PysopsError as exc:
                 errors.append(exc.message)
+                if exc.hint and exc.hint not in hints:
+                    hints.append(exc.hint)
         else:
             report.append(f"group {index}: " + ("; ".join(errors) or "no keys"))
         if len(recovered) >= needed:
             break
     if len(recovered) < needed:
+        # A key that failed for a reason (denied, unreachable) knows the better hint.
         raise CouldNotRetrieveKey(
             "could not recover the data key: " + " | ".join(report),
-            hint="make an identity for one of the file's recipients available (e.g. SOPS_AGE_KEY_FILE)",
+            hint=hints[0]
+            if hints
+            else "make an identity for one of the file's recipients available (e.g. SOPS_AGE_KEY_FILE)",
         )
     if len(groups) == 1:
         key = recovered[0]
@@ -578,7 +584,10 @@ class OpenedFile:
     ) -> None:
         """Wrap the (same) data key for new key groups; values, lastmodified and MAC stay."""
         groups = [list(g) for g in key_groups]
-        EncryptOptions(groups, threshold)  # validates groups and threshold
+        # An HSM-only file (made with --allow-hsm-only) stays rewrappable; making a file HSM-only
+        # by removing its last sops-compatible key is still refused (pkcs11, issue 4).
+        hsm_only = not any(k.type in SPECS and SPECS[k.type].sops_compatible for g in self.meta.key_groups for k in g)
+        EncryptOptions(groups, threshold, allow_hsm_only=hsm_only)  # validates groups and threshold
         threshold = threshold or (len(groups) if len(groups) > 1 else 0)
         self.meta.key_groups = wrap_data_key(self.data_key, groups, threshold, now or now_utc(), randbytes)
         self.meta.shamir_threshold = threshold if len(groups) > 1 else 0

@@ -162,3 +162,9 @@ class Interrupted(PysopsError):
     def __init__(self, signum: int, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint, exit_code=128 + signum)
         self.signum = signum
+
+
+class ErrorInvalidKMSEncryptionContextFormat(PysopsError):
+    """``--encryption-context`` is not a comma list of ``key:value`` pairs (sops exit 6)."""
+
+    exit_code = 6

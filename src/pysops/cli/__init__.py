@@ -38,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pysops.cli.exec_run import try_run as try_exec
 
             status = try_exec(args)
+        if status is None and args[:2] == ["git", "textconv"]:
+            from pysops.cli.git_fast import try_run as try_textconv
+
+            status = try_textconv(args)
         if status is None:
             from pysops.cli import fast
 

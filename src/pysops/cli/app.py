@@ -267,6 +267,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pysops.cli.cmd_updatekeys",
     "pysops.cli.cmd_groups",
     "pysops.cli.cmd_edit",
+    "pysops.cli.cmd_git",
 )
 
 

@@ -91,16 +91,22 @@ def add(
     in_place: InPlace = False,
     shamir_secret_sharing_threshold: Threshold = 0,
     encryption_context: Annotated[
-        str | None, typer.Option("--encryption-context", help="accepted for sops compatibility (KMS only)")
+        str | None, typer.Option("--encryption-context", help="KMS encryption context for --kms keys: key:value,...")
     ] = None,
+    aws_profile: Annotated[str | None, typer.Option("--aws-profile", help="AWS profile for --kms keys")] = None,
     recipients: dict[str, list[str]] | None = None,
 ) -> None:
     """Add a key group made of the given keys."""
     from pysops.cli.mutate import rewrappable
     from pysops.keys import key_type, split_recipients
 
+    options = {
+        name: value
+        for name, value in (("encryption_context", encryption_context), ("aws_profile", aws_profile))
+        if value
+    }
     group = [
-        key_type(name).parse_recipient(item)
+        key_type(name).parse_recipient(item, options)
         for name, values in (recipients or {}).items()
         for value in values
         for item in split_recipients(value)

@@ -49,9 +49,13 @@ def with_add_remove_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def change_recipients(
-    groups: list[list[Any]], add: dict[str, str | None], remove: dict[str, str | None]
+    groups: list[list[Any]],
+    add: dict[str, str | None],
+    remove: dict[str, str | None],
+    options: dict[str, str] | None = None,
 ) -> list[list[Any]]:
-    """``groups`` without the removed recipients and with the added ones in group 0."""
+    """``groups`` without the removed recipients and with the added ones in group 0 (``options``:
+    the RecipientOptions given for added keys, e.g. a KMS encryption context)."""
     from pysops.keys import key_type, split_recipients
 
     drop: set[tuple[str, str]] = set()
@@ -62,7 +66,7 @@ def change_recipients(
     present = {(r.type, r.id) for group in result for r in group}
     for name, text in add.items():
         for item in split_recipients(text or ""):
-            recipient = key_type(name).parse_recipient(item)
+            recipient = key_type(name).parse_recipient(item, options)
             if (recipient.type, recipient.id) not in present:
                 present.add((recipient.type, recipient.id))
                 result[0].append(recipient)
@@ -79,7 +83,7 @@ def rotate(
     output_type: OutputType = None,
     filename_override: FilenameOverride = None,
     encryption_context: Annotated[
-        str | None, typer.Option("--encryption-context", help="accepted for sops compatibility (KMS only)")
+        str | None, typer.Option("--encryption-context", help="KMS encryption context for --add-kms keys")
     ] = None,
     decryption_order: Annotated[
         str | None,
@@ -107,7 +111,8 @@ def rotate(
     out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
     data = read_encrypted(file)
     opened = open_encrypted(data, in_fmt, decryption_order=decryption_order)
-    groups = change_recipients(rewrappable(opened), add, remove)
+    options = {"encryption_context": encryption_context} if encryption_context else None
+    groups = change_recipients(rewrappable(opened), add, remove, options)
     if any(not group for group in groups):
         raise GenericError(
             "removing these keys would leave a key group without keys",

@@ -127,6 +127,13 @@ def encryption_options(
             "no recipients: nothing to encrypt the data key for",
             hint="pass --age/--pgp, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml",
         )
+    # pkcs11 (issue 4): `.sops-policy.yaml` may allow files that only pysops can open (every
+    # recipient an HSM key) with `policy: {allow_hsm_only: true}`, like --allow-hsm-only.
+    from collections.abc import Mapping
+
+    policy_section = getattr(cfg, "policy", None)
+    if isinstance(policy_section, Mapping) and policy_section.get("allow_hsm_only") is True:
+        allow_hsm_only = True
     return api.EncryptOptions(
         key_groups=groups,
         shamir_threshold=shamir_threshold or (rule.shamir_threshold if rule is not None else 0),

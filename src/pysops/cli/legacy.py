@@ -18,7 +18,7 @@ from collections.abc import Sequence
 #: Commands of the verb form; a first positional argument naming one is never a legacy file.
 COMMANDS = frozenset({
     "encrypt", "decrypt", "edit", "exec-env", "exec-file", "publish", "keyservice", "groups", "updatekeys",
-    "rotate", "set", "unset", "filestatus", "completion", "keygen", "help", "check", "textconv", "merge",
+    "rotate", "set", "unset", "filestatus", "completion", "keygen", "help", "check", "textconv", "merge", "git",
 })  # fmt: skip
 
 #: Flags that stay before the verb.
