@@ -92,7 +92,9 @@ class EncryptOptions:
 
 
 class DecryptOptions:
-    """``env`` defaults to os.environ; a shared ``context`` lets several files reuse loaded identities."""
+    """``env`` defaults to os.environ; a shared ``context`` lets several files reuse loaded
+    identities, and a shared ``key_cache`` (``pysops.bulk.DataKeyCache``: anything with
+    ``data_key(meta, options)``) unwraps each distinct set of wrapped stanzas once."""
 
     def __init__(
         self,
@@ -100,11 +102,20 @@ class DecryptOptions:
         decryption_order: Sequence[str] | None = None,
         env: Mapping[str, str] | None = None,
         context: KeyContext | None = None,
+        key_cache: Any = None,
     ) -> None:
         self.ignore_mac = ignore_mac
         self.decryption_order = decryption_order
         self.env = env
         self.context = context
+        self.key_cache = key_cache
+
+    def data_key(self, meta: Metadata) -> bytes:
+        """The file's data key, through the shared cache when there is one."""
+        if self.key_cache is not None:
+            key: bytes = self.key_cache.data_key(meta, self)
+            return key
+        return recover_data_key(meta, self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,7 +423,7 @@ def decrypt_document(doc: Document, options: DecryptOptions | None = None) -> Me
     """Decrypt a parsed encrypted document in place and verify its MAC; returns its metadata."""
     options = options or DecryptOptions()
     meta = Metadata.from_dict(doc.metadata)
-    data_key = recover_data_key(meta, options)
+    data_key = options.data_key(meta)
     selection = meta.effective_selection()
     computed = decrypt_tree(doc, data_key, selection=selection, mac_only_encrypted=meta.mac_only_encrypted)
     if not options.ignore_mac:
@@ -633,7 +644,7 @@ def open_file(data: bytes, *, input_format: str, options: DecryptOptions | None 
     options = options or DecryptOptions()
     doc = get_store(input_format).parse(data)
     meta = Metadata.from_dict(doc.metadata)
-    data_key = recover_data_key(meta, options)
+    data_key = options.data_key(meta)
     stash = IVStash()
     computed = decrypt_tree(
         doc, data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted, stash=stash

@@ -108,3 +108,34 @@ def test_errors(files: list[Path], clean_env: dict[str, str], age_keys: list[Age
     other.write_text("{}")
     r = pysops(["updatekeys", "-y", "x.json"], env)
     assert r.code == 1 and "error loading config: no matching creation rules found" in r.stderr
+
+
+def test_several_files_load_identities_once(
+    tmp_path: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any
+) -> None:
+    """One `updatekeys` over many files shares one key context: SOPS_AGE_KEY_CMD runs once."""
+    import sys
+
+    work = Path.cwd()  # clean_env chdir-ed into a temp dir
+    (work / ".sops.yaml").write_text(_rule(age_keys[0].recipient, age_keys[1].recipient))
+    keyfile = tmp_path / "keys.txt"
+    keyfile.write_text(age_keys[0].identity + "\n")
+    counter = tmp_path / "calls"
+    script = tmp_path / "keycmd.py"
+    script.write_text(
+        f"import pathlib\np = pathlib.Path({str(counter)!r})\n"
+        "p.write_text(p.read_text() + 'x' if p.exists() else 'x')\n"
+        f"print(pathlib.Path({str(keyfile)!r}).read_text())\n"
+    )
+    paths = []
+    for i in range(5):
+        f = work / f"s{i}.yaml"
+        f.write_text(f"a: {i}\n")
+        assert pysops(["encrypt", "-i", "--age", age_keys[0].recipient, str(f)], clean_env).code == 0
+        paths.append(str(f))
+    env = {**clean_env, "SOPS_AGE_KEY_CMD": f"{sys.executable} {script}"}
+    r = pysops(["updatekeys", "-y", *paths], env)
+    assert r.code == 0, r.stderr
+    assert counter.read_text() == "x"
+    for p in paths:
+        assert age_keys[1].recipient in Path(p).read_text()

@@ -48,7 +48,7 @@ def _confirm(question: str) -> bool:
     return answer in ("y", "yes")
 
 
-def update_file(file: str, *, input_type: str | None, yes: bool) -> None:
+def update_file(file: str, *, input_type: str | None, yes: bool, shared: Any = None) -> None:
     from pysops.cli.inputs import absolute, load_config, pick_format, store_options
     from pysops.cli.mutate import (
         config_flag,
@@ -72,7 +72,7 @@ def update_file(file: str, *, input_type: str | None, yes: bool) -> None:
         raise type(exc)(f"error loading config: {exc.message}", hint=exc.hint) from None
     fmt = pick_format(input_type, file)
     data = read_encrypted(file)
-    opened = open_encrypted(data, fmt)
+    opened = open_encrypted(data, fmt, shared=shared)
     old = rewrappable(opened)
     new = [list(group) for group in rule.key_groups]
     threshold = rule.shamir_threshold if len(new) > 1 else 0
@@ -115,5 +115,8 @@ def updatekeys(
 ) -> None:
     """Sync the recipients of encrypted files with their creation rules (rotates the data key
     when a recipient is removed)."""
+    from pysops.cli.mutate import shared_keys
+
+    shared = shared_keys()
     for file in files:
-        update_file(file, input_type=input_type, yes=yes)
+        update_file(file, input_type=input_type, yes=yes, shared=shared)

@@ -30,14 +30,34 @@ def read_encrypted(path: str) -> bytes:
 
 
 def open_encrypted(
-    data: bytes, fmt: str, *, ignore_mac: bool = False, decryption_order: str | None = None
+    data: bytes,
+    fmt: str,
+    *,
+    ignore_mac: bool = False,
+    decryption_order: str | None = None,
+    shared: Any = None,
 ) -> Any:
+    """Decrypt for modification. ``shared`` (from ``shared_keys()``) lets a command working on
+    several files load identities once and unwrap each distinct data key once."""
     from pysops import api
 
     order = api.parse_decryption_order(decryption_order or os.environ.get("SOPS_DECRYPTION_ORDER"))
+    context, cache = shared if shared is not None else (None, None)
     return api.open_file(
-        data, input_format=fmt, options=api.DecryptOptions(ignore_mac=ignore_mac, decryption_order=order)
+        data,
+        input_format=fmt,
+        options=api.DecryptOptions(
+            ignore_mac=ignore_mac, decryption_order=order, context=context, key_cache=cache
+        ),
     )
+
+
+def shared_keys() -> tuple[Any, Any]:
+    """One key context and data-key cache for the files of one command invocation."""
+    from pysops.bulk import DataKeyCache
+    from pysops.keys import KeyContext
+
+    return KeyContext(dict(os.environ)), DataKeyCache()
 
 
 def write_back(path: str, original: bytes, data: bytes) -> None:
