@@ -364,6 +364,15 @@ def test_flat_rule_with_aws_profile_and_updatekeys(
     assert (r.code, r.stdout) == (0, PLAIN), r.stderr
 
 
+def test_cli_encryption_context_applies_to_rule_keys(aws_env: dict[str, str], key_arn: str, pysops: Any) -> None:
+    """As in sops, --encryption-context reaches kms keys that come from the creation rule."""
+    Path(".sops.yaml").write_text(f"creation_rules:\n  - kms: {key_arn}\n")
+    path = _encrypt_file(pysops, aws_env, ["--encryption-context", "Team:ops"])
+    assert "Team: ops" in path.read_text()
+    r = run_sops(["decrypt", str(path)], aws_env)
+    assert (r.code, r.stdout) == (0, PLAIN), r.stderr
+
+
 def test_rotate_and_groups_add_pass_the_encryption_context(
     aws_env: dict[str, str], key_arn: str, age_key: AgeKey, pysops: Any
 ) -> None:

@@ -120,6 +120,20 @@ def encryption_options(
         groups: list[list[Any]] = [list(recipients)]
     elif rule is not None:
         groups = [list(g) for g in rule.key_groups]
+        if recipient_options:
+            # Command-line options (e.g. --encryption-context) reach the rule's keys through
+            # each type's optional `with_options` hook.
+            from pysops.keys import SPECS, key_type
+
+            groups = [
+                [
+                    getattr(key_type(r.type), "with_options", lambda key, _opts: key)(r, recipient_options)
+                    if r.type in SPECS
+                    else r
+                    for r in group
+                ]
+                for group in groups
+            ]
     else:
         from pysops.errors import GenericError
 

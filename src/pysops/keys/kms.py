@@ -334,6 +334,14 @@ class _KMSKeyType:
         region_of(compact)
         return KMSKey(compact, role, context, options.get("aws_profile", ""))
 
+    def with_options(self, key: KMSKey, options: RecipientOptions) -> KMSKey:
+        """Apply command-line options to a key from a creation rule, as sops does: the CLI's
+        --encryption-context fills a rule key that has none (a rule's own context wins)."""
+        text = options.get("encryption_context", "")
+        if text and not key.context:
+            key = key._replace(context=parse_encryption_context(text))
+        return key
+
     def recipients_from_rule(self, rule: Mapping[str, Any]) -> list[KMSKey]:
         """A flat creation rule: ``kms`` (comma list or list of strings) with the rule's
         ``aws_profile``."""
