@@ -268,6 +268,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pysops.cli.cmd_groups",
     "pysops.cli.cmd_edit",
     "pysops.cli.cmd_git",
+    "pysops.cli.cmd_config",
+    "pysops.cli.cmd_check",
 )
 
 

@@ -76,7 +76,9 @@ def change_recipients(
 @app.command()
 @with_add_remove_flags
 def rotate(
-    file: Annotated[str, typer.Argument(help="the encrypted file")],
+    files: Annotated[
+        list[str], typer.Argument(help="the encrypted files (several need -i; directories need --recursive)")
+    ],
     in_place: InPlace = False,
     output: Output = None,
     input_type: InputType = None,
@@ -89,15 +91,81 @@ def rotate(
         str | None,
         typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER"),
     ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="rotate every encrypted file under the given directories")
+    ] = False,
+    accept_file_recipients: Annotated[
+        bool,
+        typer.Option(
+            "--accept-file-recipients",
+            help="give the new data key to recipients already in the file even when the policy does not allow them",
+        ),
+    ] = False,
     add: dict[str, str | None] | None = None,
     remove: dict[str, str | None] | None = None,
 ) -> None:
-    """Generate a new data key and encrypt every value with it (prints the file unless -i/--output)."""
-    from pysops.cli.inputs import Input, check_output_flags, pick_format, write_output
-    from pysops.cli.mutate import open_encrypted, read_encrypted, rewrappable, store_options_for, write_back
-    from pysops.errors import PysopsError
+    """Generate a new data key and encrypt every value with it (prints the file unless -i/--output);
+    refuses recipients the config's policy does not allow."""
+    from pysops.cli.mutate import expand_paths, shared_keys
 
-    add, remove = add or {}, remove or {}
+    targets = expand_paths(files, recursive=recursive)
+    if len(targets) != 1 or recursive:
+        if not in_place:
+            raise GenericError(
+                "rotating several files (or a directory) needs -i/--in-place",
+                hint="pysops rotate -i FILE...",
+            )
+        if output or filename_override:
+            raise GenericError("--output and --filename-override take a single file")
+    shared = shared_keys()
+    for file in targets:
+        rotate_file(
+            file,
+            in_place=in_place,
+            output=output,
+            input_type=input_type,
+            output_type=output_type,
+            filename_override=filename_override,
+            encryption_context=encryption_context,
+            decryption_order=decryption_order,
+            accept_file_recipients=accept_file_recipients,
+            add=add or {},
+            remove=remove or {},
+            shared=shared,
+        )
+
+
+def rotate_file(
+    file: str,
+    *,
+    in_place: bool,
+    output: str | None,
+    input_type: str | None,
+    output_type: str | None,
+    filename_override: str | None,
+    encryption_context: str | None,
+    decryption_order: str | None,
+    accept_file_recipients: bool,
+    add: dict[str, str | None],
+    remove: dict[str, str | None],
+    shared: Any = None,
+) -> None:
+    """Rotate one file (the body of ``rotate``; ``shared`` from ``mutate.shared_keys()``)."""
+    import sys
+
+    from pysops.cli.inputs import (
+        Input,
+        absolute,
+        check_output_flags,
+        load_config,
+        pick_format,
+        store_options,
+        write_output,
+    )
+    from pysops.cli.mutate import config_flag, open_encrypted, read_encrypted, rewrappable, write_back
+    from pysops.errors import PysopsError
+    from pysops.policyfile import Policy, enforce, load_policy
+
     changes_keys = any(add.values()) or any(remove.values())
     if changes_keys and not os.path.exists(file):
         raise PysopsError(
@@ -110,17 +178,26 @@ def rotate(
     in_fmt = pick_format(input_type, name)
     out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
     data = read_encrypted(file)
-    opened = open_encrypted(data, in_fmt, decryption_order=decryption_order)
+    cfg = load_config(absolute(name), config_flag())
+    policy = load_policy(cfg)
+    opened = open_encrypted(data, in_fmt, decryption_order=decryption_order, shared=shared)
     options = {"encryption_context": encryption_context} if encryption_context else None
-    groups = change_recipients(rewrappable(opened), add, remove, options)
+    old = rewrappable(opened)
+    groups = change_recipients(old, add, remove, options)
     if any(not group for group in groups):
         raise GenericError(
             "removing these keys would leave a key group without keys",
             hint="add another key to the group, or delete the group with `pysops groups delete`",
         )
+    if policy != Policy():
+        from pysops.cli.cmd_updatekeys import describe_change
+
+        sys.stderr.write(f"pysops: recipients of {file} against the policy of {cfg.path}:\n")
+        sys.stderr.write(describe_change(old, groups, policy))
+    enforce(policy, old, groups, file=file, accept_file_recipients=accept_file_recipients)
     opened.rotate_data_key()
     opened.rewrap(groups, opened.meta.shamir_threshold)
-    result = opened.seal(output_format=out_fmt, store_options=store_options_for(name, out_fmt))
+    result = opened.seal(output_format=out_fmt, store_options=store_options(cfg, out_fmt))
     if in_place:
         write_back(file, data, result)
     else:

@@ -20,9 +20,16 @@ from pysops.cli.app import InputType, app
 from pysops.errors import GenericError
 
 
-def describe_change(old: list[list[Any]], new: list[list[Any]]) -> str:
-    """sops's listing: each group of the result with its kept, added and removed keys."""
+def describe_change(old: list[list[Any]], new: list[list[Any]], policy: Any = None) -> str:
+    """sops's listing: each group of the result with its kept, added and removed keys; with a
+    ``policy`` (``pysops.policyfile.Policy``), recipients it does not allow are marked."""
     lines = ["The following changes will be made to the file's groups:"]
+
+    def mark(key: tuple[str, str]) -> str:
+        if policy is not None and not policy.allows(f"{key[0]}:{key[1]}"):
+            return f"  (not allowed by the policy: {key[0]}:{key[1]})"
+        return ""
+
     for index in range(max(len(old), len(new))):
         before = old[index] if index < len(old) else []
         after = new[index] if index < len(new) else []
@@ -30,7 +37,7 @@ def describe_change(old: list[list[Any]], new: list[list[Any]]) -> str:
         after_ids = [(r.type, r.id) for r in after]
         lines.append(f"Group {index + 1}")
         for key in after_ids:
-            lines.append(("    " if key in before_ids else "+++ ") + key[1])
+            lines.append(("    " if key in before_ids else "+++ ") + key[1] + mark(key))
         for key in before_ids:
             if key not in after_ids:
                 lines.append("--- " + key[1])
@@ -48,7 +55,9 @@ def _confirm(question: str) -> bool:
     return answer in ("y", "yes")
 
 
-def update_file(file: str, *, input_type: str | None, yes: bool, shared: Any = None) -> None:
+def update_file(
+    file: str, *, input_type: str | None, yes: bool, shared: Any = None, accept_file_recipients: bool = False
+) -> None:
     from pysops.cli.inputs import absolute, load_config, pick_format, store_options
     from pysops.cli.mutate import (
         config_flag,
@@ -70,6 +79,9 @@ def update_file(file: str, *, input_type: str | None, yes: bool, shared: Any = N
         rule = cfg.rule_for(absolute(file) or file)
     except ConfigError as exc:
         raise type(exc)(f"error loading config: {exc.message}", hint=exc.hint) from None
+    from pysops.policyfile import enforce, load_policy
+
+    policy = load_policy(cfg)
     fmt = pick_format(input_type, file)
     data = read_encrypted(file)
     opened = open_encrypted(data, fmt, shared=shared)
@@ -83,7 +95,8 @@ def update_file(file: str, *, input_type: str | None, yes: bool, shared: Any = N
     if [sorted(g) for g in ids] == [sorted(g) for g in new_ids] and same_threshold:
         sys.stderr.write(f"pysops: file {file} already up to date\n")
         return
-    sys.stderr.write(describe_change(old, new))
+    sys.stderr.write(describe_change(old, new, policy))
+    enforce(policy, old, new, file=file, accept_file_recipients=accept_file_recipients)
     if not yes:
         if not _interactive():
             raise GenericError(
@@ -109,14 +122,24 @@ def update_file(file: str, *, input_type: str | None, yes: bool, shared: Any = N
 
 @app.command()
 def updatekeys(
-    files: Annotated[list[str], typer.Argument(help="the encrypted files")],
+    files: Annotated[list[str], typer.Argument(help="the encrypted files (directories with --recursive)")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="approve the changes without asking")] = False,
     input_type: InputType = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="update every encrypted file under the given directories")
+    ] = False,
+    accept_file_recipients: Annotated[
+        bool,
+        typer.Option(
+            "--accept-file-recipients",
+            help="keep recipients already in a file even when the policy does not allow them",
+        ),
+    ] = False,
 ) -> None:
     """Sync the recipients of encrypted files with their creation rules (rotates the data key
-    when a recipient is removed)."""
-    from pysops.cli.mutate import shared_keys
+    when a recipient is removed); refuses changes the config's policy forbids."""
+    from pysops.cli.mutate import expand_paths, shared_keys
 
     shared = shared_keys()
-    for file in files:
-        update_file(file, input_type=input_type, yes=yes, shared=shared)
+    for file in expand_paths(files, recursive=recursive):
+        update_file(file, input_type=input_type, yes=yes, shared=shared, accept_file_recipients=accept_file_recipients)

@@ -118,3 +118,34 @@ def encrypted_with_metadata(data: bytes, fmt: str, metadata: dict[str, Any], opt
     store = get_store(fmt)
     doc = store.parse(data)
     return store.render(doc, metadata, options)
+
+
+def looks_encrypted(path: str) -> bool:
+    """Whether a file looks like a sops-encrypted file (has an ``ENC[AES256_GCM,`` value and a
+    ``sops`` metadata key); ``--recursive`` picks files with this cheap test."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return b"ENC[AES256_GCM," in data and b"sops" in data
+
+
+def expand_paths(paths: list[str], *, recursive: bool) -> list[str]:
+    """The files to work on: files as given, and with ``recursive`` every encrypted-looking file
+    under each directory (sorted; hidden directories such as ``.git`` are skipped). A directory
+    without ``recursive`` is an error (exit 2, like a file that cannot be read)."""
+    result: list[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            result.append(path)
+            continue
+        if not recursive:
+            raise CouldNotReadInputFile(f"Error reading file: {path} is a directory", hint="use --recursive")
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                candidate = os.path.join(root, name)
+                if looks_encrypted(candidate):
+                    result.append(candidate)
+    return result
