@@ -52,8 +52,9 @@ def age_keys() -> list[AgeKey]:
 
 
 @pytest.fixture(scope="session")
-def gnupg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A GnuPG home with sops's functional-test key imported (read from ../shared)."""
+def gnupg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A GnuPG home with sops's functional-test key imported (read from ../shared); its
+    gpg-agent is stopped at the end of the session."""
     home = tmp_path_factory.mktemp("gnupg")
     home.chmod(0o700)
     key = FIXTURES / "sops_functional_tests_key.asc"
@@ -63,7 +64,8 @@ def gnupg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
     )
-    return home
+    yield home
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False)
 
 
 @pytest.fixture
