@@ -34,12 +34,12 @@ from pysops.errors import (
 )
 from pysops.formats import get_store
 from pysops.keys import DEFAULT_DECRYPTION_ORDER, SPECS, KeyContext, Recipient, WrappedKey, key_type
-from pysops.metadata import SELECTION_KEYS, VERSION, Metadata
+from pysops.metadata import VERSION, Metadata
+from pysops.policy import SELECTION_KEYS
 from pysops.values import GoTime, Value, from_plaintext, to_plaintext, type_name
 
 DATA_KEY_SIZE = 32
 RandBytes = Callable[[int], bytes]
-Clock = Callable[[], GoTime]
 
 
 def now_utc() -> GoTime:
@@ -419,16 +419,21 @@ def encrypt_document(
     )
 
 
-def decrypt_document(doc: Document, options: DecryptOptions | None = None) -> Metadata:
-    """Decrypt a parsed encrypted document in place and verify its MAC; returns its metadata."""
-    options = options or DecryptOptions()
+def _decrypt(doc: Document, options: DecryptOptions, stash: IVStash | None) -> tuple[Metadata, bytes]:
+    """Recover the data key, decrypt the tree in place, verify the MAC (unless ignored)."""
     meta = Metadata.from_dict(doc.metadata)
     data_key = options.data_key(meta)
-    selection = meta.effective_selection()
-    computed = decrypt_tree(doc, data_key, selection=selection, mac_only_encrypted=meta.mac_only_encrypted)
+    computed = decrypt_tree(
+        doc, data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted, stash=stash
+    )
     if not options.ignore_mac:
         verify_mac(meta.mac, computed, data_key, lastmodified_aad(meta.lastmodified))
-    return meta
+    return meta, data_key
+
+
+def decrypt_document(doc: Document, options: DecryptOptions | None = None) -> Metadata:
+    """Decrypt a parsed encrypted document in place and verify its MAC; returns its metadata."""
+    return _decrypt(doc, options or DecryptOptions(), None)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,19 +533,16 @@ def extract_value(doc: Document, path: Sequence[str | int], output_format: str) 
     if isinstance(node, Scalar):
         if isinstance(node.value, str):
             return node.value.encode("utf-8", "surrogateescape")
-        from pysops.document import to_python
-
         text = _scalar_text(node.value)
         return (text + "\n").encode() if output_format == "yaml" else text.encode()
     if isinstance(node, MappingNode):
         sub = Document(format="extract", branches=[node])
         return get_store(output_format).render(sub, None, None)
-    wrapper = Document(format="extract", branches=[MappingNode([Entry("_", node)])])
     import json
 
     from pysops.document import to_python
 
-    return (json.dumps(to_python(wrapper.branches[0])["_"], default=str) + "\n").encode()
+    return (json.dumps(to_python(node), default=str) + "\n").encode()
 
 
 def _scalar_text(value: Value | None) -> str:
@@ -553,16 +555,6 @@ def _scalar_text(value: Value | None) -> str:
     if isinstance(value, float):
         return format_float_g(value)
     return str(value)
-
-
-__all__ = [
-    "DecryptOptions",
-    "EncryptOptions",
-    "decrypt_bytes",
-    "decrypt_document",
-    "encrypt_bytes",
-    "encrypt_document",
-]
 
 
 # --------------------------------------------------------------------------------------------
@@ -641,16 +633,9 @@ class OpenedFile:
 
 def open_file(data: bytes, *, input_format: str, options: DecryptOptions | None = None) -> OpenedFile:
     """Decrypt an encrypted file for modification (MAC checked unless ``options.ignore_mac``)."""
-    options = options or DecryptOptions()
     doc = get_store(input_format).parse(data)
-    meta = Metadata.from_dict(doc.metadata)
-    data_key = options.data_key(meta)
     stash = IVStash()
-    computed = decrypt_tree(
-        doc, data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted, stash=stash
-    )
-    if not options.ignore_mac:
-        verify_mac(meta.mac, computed, data_key, lastmodified_aad(meta.lastmodified))
+    meta, data_key = _decrypt(doc, options or DecryptOptions(), stash)
     return OpenedFile(doc, meta, data_key, stash)
 
 
@@ -740,3 +725,16 @@ def new_file(
         version=VERSION,
     )
     return OpenedFile(Document(format=output_format, branches=[MappingNode()]), meta, data_key, IVStash())
+
+
+__all__ = [
+    "DecryptOptions",
+    "EncryptOptions",
+    "OpenedFile",
+    "decrypt_bytes",
+    "decrypt_document",
+    "encrypt_bytes",
+    "encrypt_document",
+    "new_file",
+    "open_file",
+]

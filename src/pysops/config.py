@@ -15,7 +15,7 @@ wins, flat recipient keys are comma-separated strings or lists of strings, ``key
 them, ``merge`` entries come before a group's own keys (recursively), duplicates in a group are
 dropped. Deliberate differences: a rule with only the removed ``filename_regex`` is an error (sops
 silently treats it as a catch-all), duplicates are dropped from flat rules too, and bad types and
-unsupported recipient types are reported with the config file and rule number.
+malformed recipients are reported with the config file and rule number.
 
 ``path_regex`` uses Python's ``re`` where sops uses Go's RE2. Both agree on everything ordinary
 config files use (classes, anchors, alternation, groups, repetition); they differ only in exotic
@@ -37,6 +37,7 @@ from typing import Any, NamedTuple, NoReturn
 from pysops import keys
 from pysops.errors import ConfigError, NoMatchingCreationRule, PysopsError
 from pysops.keys import REGISTRY, KeyTypeSpec, Recipient, split_recipients
+from pysops.policy import SELECTION_KEYS
 
 #: Config file names in priority order at one directory level.
 CONFIG_NAMES: tuple[str, ...] = (".sops-policy.yaml", ".sops.yaml")
@@ -45,31 +46,6 @@ IGNORED_NAME = ".sops.yml"
 #: How many directory levels the search climbs (sops: 100).
 MAX_DEPTH = 100
 
-#: The encryption-selection settings of a rule; at most one may be set.
-SELECTION_KEYS: tuple[str, ...] = (
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-)
-
-#: sops recipient keys of types pysops does not implement yet: config key -> sops type name.
-#: An entry is skipped once a registered type claims the key. ``aws_profile`` only qualifies
-#: ``kms`` ARNs, so on its own it is as inert as in sops.
-_SOPS_RULE_KEYS: dict[str, str] = {
-    "kms": "kms",
-    "gcp_kms": "gcp_kms",
-    "azure_keyvault": "azure_kv",
-    "hc_vault_transit_uri": "hc_vault",
-}
-_SOPS_GROUP_KEYS: dict[str, str] = {
-    "kms": "kms",
-    "gcp_kms": "gcp_kms",
-    "azure_keyvault": "azure_kv",
-    "hc_vault": "hc_vault",
-}
 
 #: ``stores`` section names, and the one used for each format.
 STORE_SECTIONS: dict[str, str] = {
@@ -449,9 +425,7 @@ def _rule_key_groups(raw: Mapping[str, Any], where: _Where) -> tuple[tuple[Recip
 
 
 def _flat_recipients(raw: Mapping[str, Any], where: _Where) -> Iterator[Recipient]:
-    claimed: set[str] = set()
     for spec in REGISTRY:
-        claimed.add(spec.rule_key)
         kt = keys.key_type(spec.name)
         reader = getattr(kt, "recipients_from_rule", None)
         if reader is not None:
@@ -467,7 +441,6 @@ def _flat_recipients(raw: Mapping[str, Any], where: _Where) -> Iterator[Recipien
             except PysopsError as exc:
                 where.fail(exc.message, exc.hint)
             yield recipient
-    _refuse_unsupported(raw, _SOPS_RULE_KEYS, claimed, where, "")
 
 
 def _group_recipients(raw_group: Any, where: _Where, label: str, depth: int) -> Iterator[Recipient]:
@@ -481,16 +454,13 @@ def _group_recipients(raw_group: Any, where: _Where, label: str, depth: int) -> 
             where.fail(f"{label}: merge must be a list of key groups, not a {_kind(merged)}")
         for item in merged:
             yield from _group_recipients(item, where, f"{label} (merged)", depth + 1)
-    claimed: set[str] = set()
     for spec in REGISTRY:
-        claimed.add(spec.group_key)
         items = raw_group.get(spec.group_key)
         if items is None:
             continue
         if not isinstance(items, list):
             where.fail(f"{label}: {spec.group_key} must be a list, not a {_kind(items)}")
         yield from _group_items(spec, items, where, label)
-    _refuse_unsupported(raw_group, _SOPS_GROUP_KEYS, claimed, where, f"{label}: ")
 
 
 def _group_items(spec: KeyTypeSpec, items: list[Any], where: _Where, label: str) -> Iterator[Recipient]:
@@ -521,21 +491,6 @@ def _string_items(value: Any, setting: str, where: _Where) -> list[str]:
             result.extend(split_recipients(item))
         return result
     where.fail(f"{setting} must be a string or a list of strings, not a {_kind(value)}")
-
-
-def _refuse_unsupported(
-    raw: Mapping[str, Any], table: Mapping[str, str], claimed: set[str], where: _Where, label: str
-) -> None:
-    for setting, type_name in table.items():
-        if setting in claimed:
-            continue
-        value = raw.get(setting)
-        if value is None or value == "" or value == []:
-            continue
-        where.fail(
-            f"{label}recipient type {type_name} ({setting}) is not supported yet",
-            hint=f"pysops supports: {', '.join(spec.name for spec in REGISTRY)}",
-        )
 
 
 def _dedupe(recipients: Iterable[Recipient]) -> Iterator[Recipient]:

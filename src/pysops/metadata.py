@@ -18,18 +18,10 @@ from pysops.keys import (
     SPECS,
     WrappedKey,
 )
+from pysops.policy import SELECTION_KEYS
 
 VERSION = "3.11.0"
 
-#: The selection options, in sops's metadata field order. At most one may be set.
-SELECTION_KEYS = (
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-)
 
 _KNOWN_TOP = {"shamir_threshold", "key_groups", "lastmodified", "mac", "mac_only_encrypted", "version"}
 

@@ -6,6 +6,16 @@ import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
+#: The selection options, in sops's metadata field order. At most one may be set per file/rule.
+SELECTION_KEYS: tuple[str, ...] = (
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+)
+
 
 @lru_cache(maxsize=64)
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -51,19 +61,10 @@ def selector(selection: tuple[str, str] | None) -> Callable[[Sequence[str], Sequ
             return True
 
         return unencrypted_suffix
-    if option not in _OPTIONS:
+    if option not in SELECTION_KEYS:
         raise ValueError(f"unknown selection option {option}")
     return lambda path, comments: should_encrypt(path, comments, selection)
 
-
-_OPTIONS = (
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
-)
 
 
 def should_encrypt_comment(text: str, selection: tuple[str, str] | None) -> bool:

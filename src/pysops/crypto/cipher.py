@@ -1,14 +1,13 @@
 """The ``ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`` value codec (format.md §1).
 
 ``ValueCipher`` holds one AES-GCM context per data key: a file's thousands of values reuse it.
-Encryption is deterministic given its IV; callers draw the IV (``generate_iv``) or take it from
-the stash, so tests can pin exact bytes.
+Encryption is deterministic given its IV; callers draw the IVs (``api.encrypt_tree`` takes an
+injected ``randbytes``) or take them from the stash, so tests can pin exact bytes.
 """
 
 from __future__ import annotations
 
 import binascii
-import os
 import re
 from typing import NamedTuple
 
@@ -29,10 +28,6 @@ _ENC_FAST = re.compile(rf"ENC\[AES256_GCM,data:({_B64}),iv:({_B64}),tag:({_B64})
 _B64_STRICT = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 
 
-def generate_iv() -> bytes:
-    return os.urandom(IV_SIZE)
-
-
 def is_encrypted(text: object) -> bool:
     """True when a value looks like an encrypted value (starts with ``ENC[AES256_GCM,``)."""
     return isinstance(text, str) and text.startswith("ENC[AES256_GCM,")
@@ -44,21 +39,8 @@ def _b64decode(text: str) -> bytes:
     return binascii.a2b_base64(text)
 
 
-def _b64decode_checked_alphabet(text: str) -> bytes:
-    """Decode base64 whose alphabet a regex already checked; only the padding can still be wrong."""
-    if len(text) % 4:
-        raise DecryptionFailed("malformed encrypted value (bad base64)")
-    try:
-        return binascii.a2b_base64(text)
-    except binascii.Error:
-        raise DecryptionFailed("malformed encrypted value (bad base64)") from None
-
-
-a2b = binascii.a2b_base64
-
-
-def _b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
+_a2b = binascii.a2b_base64
+_b2a = binascii.b2a_base64
 
 
 class EncryptedValue(NamedTuple):
@@ -78,12 +60,6 @@ class EncryptedValue(NamedTuple):
             raise DecryptionFailed("malformed encrypted value (bad IV or tag length)")
         return enc
 
-    def __str__(self) -> str:
-        return (
-            f"ENC[AES256_GCM,data:{_b64encode(self.data)},iv:{_b64encode(self.iv)},"
-            f"tag:{_b64encode(self.tag)},type:{self.type}]"
-        )
-
 
 class ValueCipher:
     """Encrypts and decrypts values under one data key (one AES-GCM context for all of them)."""
@@ -95,11 +71,10 @@ class ValueCipher:
 
     def seal(self, plaintext: bytes, iv: bytes, aad: str, type_tag: str) -> str:
         sealed = self._aead.encrypt(iv, plaintext, aad.encode("utf-8"))
-        b2a = binascii.b2a_base64
         return (
-            f"ENC[AES256_GCM,data:{b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
-            f"iv:{b2a(iv, newline=False).decode()},"
-            f"tag:{b2a(sealed[-TAG_SIZE:], newline=False).decode()},type:{type_tag}]"
+            f"ENC[AES256_GCM,data:{_b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
+            f"iv:{_b2a(iv, newline=False).decode()},"
+            f"tag:{_b2a(sealed[-TAG_SIZE:], newline=False).decode()},type:{type_tag}]"
         )
 
     def open(self, text: str, aad: str) -> tuple[bytes, str, bytes]:
@@ -108,7 +83,7 @@ class ValueCipher:
         if m is not None:
             b64_data, b64_iv, b64_tag, kind = m.groups()
             try:
-                data, iv, tag = a2b(b64_data), a2b(b64_iv), a2b(b64_tag)
+                data, iv, tag = _a2b(b64_data), _a2b(b64_iv), _a2b(b64_tag)
             except binascii.Error:
                 raise DecryptionFailed("malformed encrypted value (bad base64)") from None
             if not iv or len(tag) != TAG_SIZE or (len(b64_data) | len(b64_iv) | len(b64_tag)) & 3:
