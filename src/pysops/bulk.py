@@ -277,20 +277,17 @@ def decrypt_files(
     """Decrypt each job's file (MAC checked unless ``options.ignore_mac``) and write the
     plaintext; formats default to each file's extension."""
     from pysops import api
-    from pysops.crypto.mac import verify_mac
     from pysops.formats import get_store
     from pysops.keys import KeyContext
-    from pysops.metadata import Metadata
 
     options = options or api.DecryptOptions()
-    if options.context is None:
-        options = api.DecryptOptions(
-            ignore_mac=options.ignore_mac,
-            decryption_order=options.decryption_order,
-            env=options.env,
-            context=KeyContext(dict(options.env if options.env is not None else os.environ)),
-        )
-    cache = cache if cache is not None else DataKeyCache()
+    options = api.DecryptOptions(
+        ignore_mac=options.ignore_mac,
+        decryption_order=options.decryption_order,
+        env=options.env,
+        context=options.context or KeyContext(dict(options.env if options.env is not None else os.environ)),
+        key_cache=cache if cache is not None else DataKeyCache(),
+    )
     for job in jobs:
         if not job.explicit and _is_symlink(job.source):
             yield _skip(job, "a symbolic link")
@@ -301,13 +298,7 @@ def decrypt_files(
             if doc.metadata is None and not job.explicit:
                 yield _skip(job, "not encrypted (no sops metadata)")
                 continue
-            meta = Metadata.from_dict(doc.metadata)
-            data_key = cache.data_key(meta, options)
-            computed = api.decrypt_tree(
-                doc, data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted
-            )
-            if not options.ignore_mac:
-                verify_mac(meta.mac, computed, data_key, api.lastmodified_aad(meta.lastmodified))
+            api.decrypt_document(doc, options)
             out_fmt = output_format or in_fmt
             _write(job, api.render(doc, out_fmt, None, store_options_for(job.source, out_fmt)), private=True)
         except PysopsError as exc:

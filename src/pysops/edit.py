@@ -405,6 +405,45 @@ def run_editor(argv: list[str], path: Path) -> None:
         raise NoEditorFound(f"Could not run editor: exit status {status}")
 
 
+def edit_until_valid(
+    editor: Callable[[list[str], Path], None],
+    argv: list[str],
+    temp: Path,
+    seal: Callable[[bytes], bytes],
+    *,
+    prompt: Prompt | None,
+    target: str,
+    what: str,
+    hint: str,
+    unchanged: bytes | None = None,
+) -> bytes:
+    """Run the editor on ``temp`` until ``seal`` accepts the text; returns what ``seal`` gave.
+
+    ``FileHasNotBeenModified`` when the text comes back equal to ``unchanged``. A refused text
+    (``PysopsError``, ``Interrupted`` excepted) reopens the editor when ``prompt(message)`` says
+    so; otherwise the error is raised again, same class and exit code, with the context a user
+    needs: "``what``: message; ``target`` was not changed" and ``hint``."""
+    while True:
+        editor(argv, temp)
+        try:
+            edited = temp.read_bytes()
+        except OSError as exc:
+            raise CouldNotReadInputFile(f"cannot read the edited file: {exc.strerror}") from None
+        if edited == unchanged:
+            raise FileHasNotBeenModified("File has not changed, exiting.")
+        try:
+            return seal(edited)
+        except Interrupted:
+            raise
+        except PysopsError as exc:
+            if prompt is not None and prompt(exc.message):
+                continue
+            exc.message = f"{what}: {exc.message}; {target} was not changed"
+            exc.args = (exc.message,)
+            exc.hint = hint
+            raise exc from None
+
+
 # --------------------------------------------------------------------------------------------
 # Editing
 
@@ -456,30 +495,17 @@ def edit_file(
         with private_dir(tmp_base, guard) as directory:
             temp = directory / (os.path.basename(target) or "file")
             _write_private(temp, shown)
-            while True:
-                editor(argv, temp)
-                try:
-                    edited = temp.read_bytes()
-                except OSError as exc:
-                    raise CouldNotReadInputFile(f"cannot read the edited file: {exc.strerror}") from None
-                if edited == shown:
-                    raise FileHasNotBeenModified("File has not changed, exiting.")
-                try:
-                    sealed = _seal(
-                        opened, edited, fmt=fmt, show_master_keys=show_master_keys,
-                        store_options=store_options, now=now, randbytes=randbytes,
-                    )  # fmt: skip
-                    break
-                except Interrupted:
-                    raise
-                except PysopsError as exc:
-                    if prompt is not None and prompt(exc.message):
-                        continue
-                    # Same error class and exit code, with the context a user needs.
-                    exc.message = f"the edited file is invalid: {exc.message}; {target} was not changed"
-                    exc.args = (exc.message,)
-                    exc.hint = "run the edit again; with a terminal the editor reopens to fix it"
-                    raise exc from None
+
+            def seal(edited: bytes) -> bytes:
+                return _seal(
+                    opened, edited, fmt=fmt, show_master_keys=show_master_keys,
+                    store_options=store_options, now=now, randbytes=randbytes,
+                )  # fmt: skip
+
+            sealed = edit_until_valid(
+                editor, argv, temp, seal, prompt=prompt, target=target, what="the edited file is invalid",
+                hint="run the edit again; with a terminal the editor reopens to fix it", unchanged=shown,
+            )  # fmt: skip
             with guard.deferred():
                 if _read_current(target) != original:
                     raise FileChangedOnDisk(

@@ -239,7 +239,7 @@ def exec_same_process(argv: Sequence[str], env: Mapping[str, str], *, user: User
     _flush_stdio()
     # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec, so give
     # the program the default dispositions a shell would (as subprocess's restore_signals does).
-    for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ"):
+    for name in ("SIGPIPE", "SIGXFSZ"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
     if user is not None and user.switches:
@@ -399,19 +399,14 @@ def check_filename(name: str) -> str:
     return name
 
 
-def temp_root() -> str:
-    """Where private directories go: ``/dev/shm`` (RAM) when usable, else the temp dir."""
-    shm = "/dev/shm"
-    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
-        return shm
-    return tempfile.gettempdir()
-
-
 @contextlib.contextmanager
 def private_directory(root: str | None = None) -> Iterator[str]:
-    """A new 0700 directory, removed with its content however the block is left."""
+    """A new 0700 directory (under ``/dev/shm`` when usable, else the temp dir, unless ``root``
+    is given), removed with its content however the block is left."""
+    from pysops.edit import temp_base
+
     try:
-        path = tempfile.mkdtemp(prefix=".pysops-", dir=root or temp_root())
+        path = tempfile.mkdtemp(prefix=".pysops-", dir=root or temp_base())
     except OSError as exc:
         from pysops.errors import CouldNotWriteOutputFile
 

@@ -42,7 +42,6 @@ from pysops.errors import (
     CouldNotReadInputFile,
     FileChangedOnDisk,
     GenericError,
-    Interrupted,
     PysopsError,
 )
 from pysops.formats import format_for_path, get_store
@@ -357,8 +356,6 @@ def _flat(side: Side) -> dict[tuple[str, ...], list[Value | None]]:
     for visit in api.walk_document(side.opened.doc):
         if isinstance(visit.leaf, Scalar):
             out.setdefault(visit.path, []).append(visit.leaf.value)
-        elif isinstance(visit.leaf, Comment):
-            continue
     return out
 
 
@@ -518,10 +515,6 @@ def read_stages(path: str, *, cwd: str | None = None) -> Stages:
     return Stages(blob(1), blob(2), blob(3))
 
 
-#: ``prompt(message) -> bool``: show why the edited text was refused; True reopens the editor.
-Prompt = Callable[[str], bool]
-
-
 def resolve_file(
     path: str,
     *,
@@ -530,7 +523,7 @@ def resolve_file(
     store_options: dict[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     editor: Callable[[list[str], Path], None] | None = None,
-    prompt: Prompt | None = None,
+    prompt: Callable[[str], bool] | None = None,
     edit: bool = True,
     style: str | None = None,
     tmp_base: str | None = None,
@@ -541,17 +534,24 @@ def resolve_file(
     written. With ``edit=False`` a plaintext merge without conflicts is written without an
     editor, and a conflicting one is an error. Nothing is written when an error is raised."""
     from pysops.atomic import write_atomic
-    from pysops.edit import SignalGuard, _write_private, editor_command, file_lock, private_dir, run_editor
+    from pysops.edit import (
+        SignalGuard,
+        _write_private,
+        edit_until_valid,
+        editor_command,
+        file_lock,
+        private_dir,
+        run_editor,
+    )
 
     fmt = fmt or format_for_path(path)
     environ = os.environ if env is None else env
     options = options or api.DecryptOptions(env=environ)
     stages = read_stages(path)
-    b_data = stages.base
     o = open_side("ours", stages.ours, fmt, options)
     t = open_side("theirs", stages.theirs, fmt, options)
     try:
-        b = open_side("base", b_data, fmt, options)
+        b = open_side("base", stages.base, fmt, options)
     except PysopsError:
         b = Side("base", b"", None, b"")
     sealing = choose_sealing(b, o, t)
@@ -569,27 +569,17 @@ def resolve_file(
             with private_dir(tmp_base, guard) as directory:
                 temp = directory / (os.path.basename(path) or "file")
                 _write_private(temp, merged.text)
-                while True:
-                    (editor or run_editor)(argv, temp)
-                    try:
-                        edited = temp.read_bytes()
-                    except OSError as exc:
-                        raise CouldNotReadInputFile(f"cannot read the edited file: {exc.strerror}") from None
-                    try:
-                        line = has_markers(edited)
-                        if line is not None:
-                            raise MergeConflict(f"conflict markers remain (line {line})")
-                        sealed = sealing.seal(edited, fmt, store_options=store_options, now=now, randbytes=randbytes)
-                        break
-                    except Interrupted:
-                        raise
-                    except PysopsError as exc:
-                        if prompt is not None and prompt(exc.message):
-                            continue
-                        exc.message = f"the resolved file is invalid: {exc.message}; {path} was not changed"
-                        exc.args = (exc.message,)
-                        exc.hint = f"run `pysops git resolve {path}` again"
-                        raise exc from None
+
+                def seal(edited: bytes) -> bytes:
+                    line = has_markers(edited)
+                    if line is not None:
+                        raise MergeConflict(f"conflict markers remain (line {line})")
+                    return sealing.seal(edited, fmt, store_options=store_options, now=now, randbytes=randbytes)
+
+                sealed = edit_until_valid(
+                    editor or run_editor, argv, temp, seal, prompt=prompt, target=path,
+                    what="the resolved file is invalid", hint=f"run `pysops git resolve {path}` again",
+                )  # fmt: skip
         with guard.deferred():
             if _read(path) != original:
                 raise FileChangedOnDisk(

@@ -94,6 +94,8 @@ def test_nan_and_types_in_document() -> None:
     ("text", "error"),
     [
         (b"a: 18446744073709551615\n", ErrorEncryptingTree),
+        (b'a: !!int "18446744073709551615"\n', ErrorEncryptingTree),
+        (b'a: !!int "abc"\n', ParseError),
         (b"1: x\n", ErrorEncryptingTree),
         (b"true: x\n", ErrorEncryptingTree),
         (b"a: 1\na: 2\n", ParseError),

@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             args = translate(args)
         status = None
-        if args and args[0] in ("exec-env", "exec-file"):
+        if "exec-env" in args or "exec-file" in args:  # also after global flags (--config X exec-env ...)
             from pysops.cli.exec_run import try_run as try_exec
 
             status = try_exec(args)

@@ -93,6 +93,14 @@ OutputType = Annotated[str | None, typer.Option("--output-type", help="yaml, jso
 FilenameOverride = Annotated[
     str | None, typer.Option("--filename-override", help="file name used for config rules and formats")
 ]
+IgnoreMac = Annotated[bool, typer.Option("--ignore-mac", help="do not verify the MAC")]
+DecryptionOrder = Annotated[
+    str | None,
+    typer.Option("--decryption-order", help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER"),
+]
+Threshold = Annotated[
+    int, typer.Option("--shamir-secret-sharing-threshold", help="number of key groups needed to decrypt")
+]
 
 
 @app.command()
@@ -115,9 +123,7 @@ def encrypt(
         str | None, typer.Option(help="only values after a comment matching this are encrypted")
     ] = None,
     mac_only_encrypted: Annotated[bool, typer.Option(help="compute the MAC over encrypted values only")] = False,
-    shamir_secret_sharing_threshold: Annotated[
-        int, typer.Option(help="number of key groups needed to decrypt")
-    ] = 0,
+    shamir_secret_sharing_threshold: Threshold = 0,
     recursive: Recursive = False,
     output_dir: OutputDir = None,
     encryption_context: Annotated[
@@ -169,10 +175,8 @@ def decrypt(
     output_type: OutputType = None,
     filename_override: FilenameOverride = None,
     extract: Annotated[str | None, typer.Option(help="""print one value or branch, e.g. '["a"][0]'""")] = None,
-    ignore_mac: Annotated[bool, typer.Option(help="do not verify the MAC")] = False,
-    decryption_order: Annotated[
-        str | None, typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER")
-    ] = None,
+    ignore_mac: IgnoreMac = False,
+    decryption_order: DecryptionOrder = None,
     recursive: Recursive = False,
     output_dir: OutputDir = None,
     terraform: Annotated[

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from pysops.cli import app as app_module
-from pysops.cli.app import InputType, OutputType, app, with_recipient_flags
+from pysops.cli.app import DecryptionOrder, IgnoreMac, InputType, OutputType, app, with_recipient_flags
 
 #: What the terminal shows when the edited text cannot be used (sops: "Press a key ...").
 REOPEN_PROMPT = "Press Enter to return to the editor, or Ctrl+C to exit."
@@ -38,10 +38,8 @@ def edit(
     show_master_keys: Annotated[
         bool, typer.Option("--show-master-keys", "-s", help="edit the sops metadata block too")
     ] = False,
-    ignore_mac: Annotated[bool, typer.Option(help="do not verify the MAC")] = False,
-    decryption_order: Annotated[
-        str | None, typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER")
-    ] = None,
+    ignore_mac: IgnoreMac = False,
+    decryption_order: DecryptionOrder = None,
     unencrypted_suffix: Annotated[
         str | None, typer.Option(help="new file: keys ending with this stay plaintext")
     ] = None,
@@ -69,40 +67,43 @@ def edit(
     Exit 200 when nothing changed, 201 when the editor fails, 3 when the file is being edited
     by another pysops process or changed on disk meanwhile (docs/edit.md)."""
     from pysops import api
-    from pysops.cli.inputs import absolute, encryption_options, load_config, pick_format, store_options
+    from pysops.cli.inputs import (
+        absolute,
+        encryption_options,
+        load_config,
+        pick_format,
+        pick_selection,
+        store_options,
+    )
     from pysops.edit import edit_file
-    from pysops.errors import ConflictingParameters, CouldNotReadInputFile, NoFileSpecified
+    from pysops.errors import CouldNotReadInputFile, NoFileSpecified
 
     if not file or file == "-":
         raise NoFileSpecified("no file specified", hint="pysops edit FILE")
     if os.path.isdir(file):
         raise CouldNotReadInputFile(f"cannot read {file}: it is a directory")
     in_fmt = pick_format(input_type, file)
-    out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
+    out_fmt = pick_format(output_type, None, default=in_fmt)
     config_flag = app_module._state.get("config")
     cfg = load_config(absolute(file), config_flag)
     new_options = None
     if not os.path.lexists(file):
-        selection = {
-            "unencrypted_suffix": unencrypted_suffix,
-            "encrypted_suffix": encrypted_suffix,
-            "unencrypted_regex": unencrypted_regex,
-            "encrypted_regex": encrypted_regex,
-            "unencrypted_comment_regex": unencrypted_comment_regex,
-            "encrypted_comment_regex": encrypted_comment_regex,
-        }
-        chosen = [(k, v) for k, v in selection.items() if v is not None]
-        if len(chosen) > 1:
-            raise ConflictingParameters(
-                "only one of the suffix/regex selection options can be used",
-                hint=f"got {', '.join(k for k, _ in chosen)}",
-            )
+        selection = pick_selection(
+            {
+                "unencrypted_suffix": unencrypted_suffix,
+                "encrypted_suffix": encrypted_suffix,
+                "unencrypted_regex": unencrypted_regex,
+                "encrypted_regex": encrypted_regex,
+                "unencrypted_comment_regex": unencrypted_comment_regex,
+                "encrypted_comment_regex": encrypted_comment_regex,
+            }
+        )
         new_options = encryption_options(
             cfg,
             absolute(file),
             recipient_flags={k: v for k, v in (recipients or {}).items() if v},
             env=os.environ,
-            selection=chosen[0] if chosen else None,
+            selection=selection,
             shamir_threshold=shamir_secret_sharing_threshold,
             mac_only_encrypted=mac_only_encrypted,
         )

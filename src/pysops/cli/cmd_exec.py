@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pysops.cli.app import InputType, OutputType, _state, app
+from pysops.cli.app import DecryptionOrder, IgnoreMac, InputType, OutputType, _state, app
 
 #: Flags go before FILE (as in sops): everything after it belongs to the command.
 _EXEC_CONTEXT = {"allow_interspersed_args": False}
@@ -22,11 +22,6 @@ CommandArgs = Annotated[
 User = Annotated[str | None, typer.Option("--user", help="the user to run the command as (needs root)")]
 Background = Annotated[
     bool, typer.Option("--background", help="deprecated (sops): do not wait for the command to finish")
-]
-IgnoreMac = Annotated[bool, typer.Option("--ignore-mac", help="do not verify the MAC")]
-DecryptionOrder = Annotated[
-    str | None,
-    typer.Option("--decryption-order", help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER"),
 ]
 
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from pysops.cli.app import InputType, app
-
-if TYPE_CHECKING:
-    from pysops.api import DecryptOptions
 
 git_app = typer.Typer(
     name="git",
@@ -20,18 +16,6 @@ git_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(git_app, name="git")
-
-
-def _options() -> DecryptOptions:
-    from pysops import api
-
-    return api.DecryptOptions(decryption_order=api.parse_decryption_order(os.environ.get("SOPS_DECRYPTION_ORDER")))
-
-
-def _store_options(path: str, fmt: str) -> dict[str, Any]:
-    from pysops.cli.mutate import store_options_for
-
-    return store_options_for(path, fmt)
 
 
 @git_app.command("setup")
@@ -91,7 +75,9 @@ def merge_driver_command(
     Clean: ours is replaced by the merge, encrypted with ours' data key; exit 0. Conflict: ours
     is left as it is (encrypted), the conflicting keys are listed; exit 1."""
     from pysops.atomic import write_atomic
+    from pysops.cli.git_fast import decrypt_options
     from pysops.cli.inputs import pick_format
+    from pysops.cli.mutate import store_options_for
     from pysops.errors import PysopsError
     from pysops.gitdriver import merge_files
 
@@ -100,7 +86,9 @@ def merge_driver_command(
     with open(base, "rb") as b, open(ours, "rb") as o, open(theirs, "rb") as t:
         data = (b.read(), o.read(), t.read())
     try:
-        result = merge_files(*data, name, fmt=fmt, options=_options(), store_options=_store_options(name, fmt))
+        result = merge_files(
+            *data, name, fmt=fmt, options=decrypt_options(), store_options=store_options_for(name, fmt)
+        )
     except PysopsError as exc:
         sys.stderr.write(f"pysops: cannot merge {name}: {exc.message}\n")
         if exc.hint:
@@ -132,15 +120,17 @@ def resolve_command(
     """Resolve a merge conflict of an encrypted file: edit the plaintext with conflict markers
     (from the index stages), then encrypt it with ours' data key and `git add` it."""
     from pysops.cli.cmd_edit import terminal_prompt
+    from pysops.cli.git_fast import decrypt_options
     from pysops.cli.inputs import pick_format
+    from pysops.cli.mutate import store_options_for
     from pysops.gitdriver import resolve_file
 
     fmt = pick_format(input_type, file)
     resolve_file(
         file,
         fmt=fmt,
-        options=_options(),
-        store_options=_store_options(file, fmt),
+        options=decrypt_options(),
+        store_options=store_options_for(file, fmt),
         prompt=terminal_prompt,
         edit=not no_edit,
         style="diff3" if diff3 else None,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pysops.cli.app import InPlace, app
+from pysops.cli.app import InPlace, Threshold, app
 from pysops.errors import GenericError
 from pysops.keys import REGISTRY
 
@@ -26,9 +26,6 @@ groups_app = typer.Typer(
 app.add_typer(groups_app, name="groups")
 
 FileOption = Annotated[str, typer.Option("--file", "-f", help="the encrypted file")]
-Threshold = Annotated[
-    int, typer.Option("--shamir-secret-sharing-threshold", help="number of key groups needed to decrypt")
-]
 
 
 def with_repeatable_recipient_flags(fn: Callable[..., Any]) -> Callable[..., Any]:

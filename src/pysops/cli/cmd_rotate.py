@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pysops.cli.app import FilenameOverride, InPlace, InputType, Output, OutputType, app
+from pysops.cli.app import DecryptionOrder, FilenameOverride, InPlace, InputType, Output, OutputType, app
 from pysops.errors import GenericError
 from pysops.keys import REGISTRY
 
@@ -87,10 +87,7 @@ def rotate(
     encryption_context: Annotated[
         str | None, typer.Option("--encryption-context", help="KMS encryption context for --add-kms keys")
     ] = None,
-    decryption_order: Annotated[
-        str | None,
-        typer.Option(help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER"),
-    ] = None,
+    decryption_order: DecryptionOrder = None,
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="rotate every encrypted file under the given directories")
     ] = False,
@@ -176,7 +173,7 @@ def rotate_file(
     name = filename_override or file
     check_output_flags(in_place, output, Input(b"", file, name))
     in_fmt = pick_format(input_type, name)
-    out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
+    out_fmt = pick_format(output_type, None, default=in_fmt)
     data = read_encrypted(file)
     cfg = load_config(absolute(name), config_flag())
     policy = load_policy(cfg)

@@ -12,17 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from pysops.cli.app import InputType, OutputType, app
+from pysops.cli.app import DecryptionOrder, IgnoreMac, InputType, OutputType, Threshold, app
 from pysops.errors import GenericError, InvalidSetFormat, InvalidTreePath, NoFileSpecified
-
-IgnoreMac = Annotated[bool, typer.Option("--ignore-mac", help="do not verify the MAC")]
-DecryptionOrder = Annotated[
-    str | None,
-    typer.Option("--decryption-order", help="comma separated key types to try first", envvar="SOPS_DECRYPTION_ORDER"),
-]
-Threshold = Annotated[
-    int, typer.Option("--shamir-secret-sharing-threshold", help="number of key groups needed to decrypt")
-]
 
 
 def _path(index: str, verb: str) -> list[str | int]:
@@ -40,7 +31,7 @@ def _formats(file: str, input_type: str | None, output_type: str | None) -> tupl
     from pysops.cli.inputs import pick_format
 
     in_fmt = pick_format(input_type, file)
-    out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
+    out_fmt = pick_format(output_type, None, default=in_fmt)
     return in_fmt, out_fmt
 
 

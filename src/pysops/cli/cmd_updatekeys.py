@@ -67,20 +67,17 @@ def update_file(
         rewrappable,
         write_back,
     )
-    from pysops.errors import NoFileSpecified
+    from pysops.errors import ConfigError, NoFileSpecified
+    from pysops.policyfile import enforce, load_policy
 
     if not os.path.exists(file):
         raise NoFileSpecified(f"stat {os.path.abspath(file)}: no such file or directory")
     sys.stderr.write(f"pysops: syncing keys for file {file}\n")
     cfg = load_config(absolute(file), config_flag())
-    from pysops.errors import ConfigError
-
     try:
         rule = cfg.rule_for(absolute(file) or file)
     except ConfigError as exc:
         raise type(exc)(f"error loading config: {exc.message}", hint=exc.hint) from None
-    from pysops.policyfile import enforce, load_policy
-
     policy = load_policy(cfg)
     fmt = pick_format(input_type, file)
     data = read_encrypted(file)

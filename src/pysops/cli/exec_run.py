@@ -47,7 +47,6 @@ EXEC_FILE_FLAGS = {
     "--ignore-mac": False,
     "--decryption-order": True,
 }
-GLOBAL_FLAGS = {"--config": True, "--verbose": False, "--disable-version-check": False}
 
 
 def split_command(verb: str, command: Sequence[str]) -> str | list[str]:
@@ -153,7 +152,7 @@ def run_exec_file(
     execenv.check_filename(filename)
     run_as = execenv.resolve_user(user) if user else None
     doc = _decrypt(file, input_type, ignore_mac, decryption_order)
-    out_fmt = pick_format(output_type, None, default=doc.format) if output_type else doc.format
+    out_fmt = pick_format(output_type, None, default=doc.format)
     cfg = load_config(absolute(file), config_flag)
     data = api.render(doc, out_fmt, None, store_options(cfg, out_fmt))
     del doc
@@ -165,49 +164,25 @@ def run_exec_file(
     return execenv.run_with_file(form, data, filename=filename, fifo=not no_fifo, user=run_as)
 
 
-def _parse_flags(args: Sequence[str], flags: dict[str, bool]) -> tuple[dict[str, str | bool], list[str]] | None:
-    """Flags up to the first positional argument (or ``--``); the rest is returned untouched.
-    None for anything this parser does not know (typer then reports or handles it)."""
-    from pysops.cli.fast import parse_flags
-
-    return parse_flags(args, flags, interspersed=False)
-
-
-def _parse_globals(args: Sequence[str]) -> tuple[str | None, int] | None:
-    """``--config`` and the index of the verb, if only known global flags precede it."""
-    config: str | None = None
-    i = 0
-    while i < len(args) and args[i] not in ("exec-env", "exec-file"):
-        name, eq, inline = args[i].partition("=")
-        if name not in GLOBAL_FLAGS or (eq and not GLOBAL_FLAGS[name]):
-            return None
-        if GLOBAL_FLAGS[name] and not eq:
-            i += 1
-            if i == len(args):
-                return None
-            inline = args[i]
-        if name == "--config":
-            config = inline
-        i += 1
-    return (config, i) if i < len(args) else None
-
-
 def try_run(args: Sequence[str]) -> int | None:
     """Run ``[global flags] exec-env|exec-file [flags] FILE COMMAND...``; None if typer must."""
-    found = _parse_globals(args)
+    from pysops.cli.fast import find_verb, parse_flags, text_value
+
+    found = find_verb(args, ("exec-env", "exec-file"))
     if found is None:
         return None
-    config_flag, verb_at = found
+    verb_at, config_flag = found
     verb = args[verb_at]
-    parsed = _parse_flags(args[verb_at + 1 :], EXEC_ENV_FLAGS if verb == "exec-env" else EXEC_FILE_FLAGS)
+    # flags up to the first positional argument (FILE); the rest is the command, untouched
+    flags = EXEC_ENV_FLAGS if verb == "exec-env" else EXEC_FILE_FLAGS
+    parsed = parse_flags(args[verb_at + 1 :], flags, interspersed=False)
     if parsed is None or not parsed[1]:
         return None
     values, rest = parsed
     file, command = rest[0], rest[1:]
 
     def text(name: str) -> str | None:
-        value = values.get(name)
-        return value if isinstance(value, str) else None
+        return text_value(values, name)
 
     decryption_order = text("--decryption-order") or os.environ.get("SOPS_DECRYPTION_ORDER")
     if verb == "exec-env":
@@ -235,5 +210,5 @@ def try_run(args: Sequence[str]) -> int | None:
         filename=str(values.get("--filename", "tmp-file")),
         ignore_mac="--ignore-mac" in values,
         decryption_order=decryption_order,
-        config_flag=config_flag or os.environ.get("SOPS_CONFIG"),
+        config_flag=config_flag,
     )

@@ -98,22 +98,39 @@ def parse_flags(
     return values, positional
 
 
-def try_run(args: Sequence[str]) -> int | None:
-    """Run ``[global flags] decrypt|encrypt [flags] [file...]`` directly; None if it needs typer."""
-    verb_at = next((i for i, a in enumerate(args) if a in ("decrypt", "encrypt")), None)
+def find_verb(args: Sequence[str], verbs: Sequence[str]) -> tuple[int, str | None] | None:
+    """The index of the first of ``verbs`` in ``args`` and the ``--config`` value (else
+    ``$SOPS_CONFIG``), if only known global flags precede it; None otherwise."""
+    verb_at = next((i for i, a in enumerate(args) if a in verbs), None)
     if verb_at is None:
         return None
+    parsed = parse_flags(args[:verb_at], GLOBAL_FLAGS)
+    if parsed is None or parsed[1]:
+        return None
+    config = parsed[0].get("--config") or os.environ.get("SOPS_CONFIG")
+    return verb_at, config if isinstance(config, str) else None
+
+
+def text_value(values: dict[str, str | bool], name: str) -> str | None:
+    """A value flag's text from ``parse_flags``'s result, or None when it was not given."""
+    value = values.get(name)
+    return value if isinstance(value, str) else None
+
+
+def try_run(args: Sequence[str]) -> int | None:
+    """Run ``[global flags] decrypt|encrypt [flags] [file...]`` directly; None if it needs typer."""
+    found = find_verb(args, ("decrypt", "encrypt"))
+    if found is None:
+        return None
+    verb_at, config_flag = found
     verb = args[verb_at]
-    parsed_global = parse_flags(args[:verb_at], GLOBAL_FLAGS)
     parsed = parse_flags(args[verb_at + 1 :], DECRYPT_FLAGS if verb == "decrypt" else encrypt_flags())
-    if parsed_global is None or parsed is None or parsed_global[1]:
+    if parsed is None:
         return None
     values, positional = parsed
-    config_flag = parsed_global[0].get("--config") or os.environ.get("SOPS_CONFIG")
 
     def text(name: str) -> str | None:
-        value = values.get(name)
-        return value if isinstance(value, str) else None
+        return text_value(values, name)
 
     if verb == "encrypt":
         from pysops.keys import REGISTRY
@@ -132,7 +149,7 @@ def try_run(args: Sequence[str]) -> int | None:
             mac_only_encrypted=bool(values.get("--mac-only-encrypted")),
             shamir_threshold=int(threshold),
             recipients={spec.name: text(f"--{spec.cli_flag.replace('_', '-')}") for spec in REGISTRY},
-            config_flag=config_flag if isinstance(config_flag, str) else None,
+            config_flag=config_flag,
             recursive=bool(values.get("--recursive")),
             output_dir=text("--output-dir"),
             encryption_context=text("--encryption-context"),
@@ -150,7 +167,7 @@ def try_run(args: Sequence[str]) -> int | None:
         extract=text("--extract"),
         ignore_mac=bool(values.get("--ignore-mac")),
         decryption_order=text("--decryption-order") or os.environ.get("SOPS_DECRYPTION_ORDER"),
-        config_flag=config_flag if isinstance(config_flag, str) else None,
+        config_flag=config_flag,
         recursive=bool(values.get("--recursive")),
         output_dir=text("--output-dir"),
         terraform=bool(values.get("--terraform")),
@@ -200,7 +217,7 @@ def run_decrypt(
     inp = read_input(files[0] if files else None, filename_override)
     check_output_flags(in_place, output, inp)
     in_fmt = pick_format(input_type, inp.name_for_rules)
-    out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
+    out_fmt = pick_format(output_type, None, default=in_fmt)
     cfg = load_config(absolute(inp.name_for_rules), config_flag)
     result = api.decrypt_bytes(
         inp.data,
@@ -239,18 +256,14 @@ def run_encrypt(
         encryption_options,
         load_config,
         pick_format,
+        pick_selection,
         read_input,
         store_options,
         write_output,
     )
     from pysops.errors import ConflictingParameters
 
-    chosen = [(k, v) for k, v in selection.items() if v is not None]
-    if len(chosen) > 1:
-        raise ConflictingParameters(
-            "only one of the suffix/regex selection options can be used",
-            hint=f"got {', '.join(k for k, _ in chosen)}",
-        )
+    chosen = pick_selection(selection)
     flags = {k: v for k, v in recipients.items() if v}
     recipient_options = {
         name: value
@@ -264,7 +277,7 @@ def run_encrypt(
             name,
             recipient_flags=flags,
             env=os.environ,
-            selection=chosen[0] if chosen else None,
+            selection=chosen,
             shamir_threshold=shamir_threshold,
             mac_only_encrypted=mac_only_encrypted,
             recipient_options=recipient_options,
@@ -286,7 +299,7 @@ def run_encrypt(
             hint="e.g. pysops encrypt --filename-override secrets.yaml < secrets.yaml",
         )
     in_fmt = pick_format(input_type, inp.name_for_rules)
-    out_fmt = pick_format(output_type, None, default=in_fmt) if output_type else in_fmt
+    out_fmt = pick_format(output_type, None, default=in_fmt)
     cfg = load_config(absolute(inp.name_for_rules), config_flag)
     result = api.encrypt_bytes(
         inp.data,

@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pysops.api import DecryptOptions
 
 
 def try_run(args: Sequence[str]) -> int | None:
@@ -16,9 +20,15 @@ def try_run(args: Sequence[str]) -> int | None:
     return 0
 
 
+def decrypt_options() -> DecryptOptions:
+    """The git drivers' options: no flags, only ``$SOPS_DECRYPTION_ORDER``."""
+    from pysops.api import DecryptOptions, parse_decryption_order
+
+    return DecryptOptions(decryption_order=parse_decryption_order(os.environ.get("SOPS_DECRYPTION_ORDER")))
+
+
 def run_textconv(path: str) -> None:
     """Print the decrypted text of the file, or the file unchanged when it cannot be decrypted."""
-    from pysops.api import DecryptOptions, parse_decryption_order
     from pysops.errors import CouldNotReadInputFile
     from pysops.gitdriver import textconv
 
@@ -27,7 +37,6 @@ def run_textconv(path: str) -> None:
             data = handle.read()
     except OSError as exc:
         raise CouldNotReadInputFile(f"cannot read {path}: {exc.strerror}") from None
-    options = DecryptOptions(decryption_order=parse_decryption_order(os.environ.get("SOPS_DECRYPTION_ORDER")))
     out = sys.stdout.buffer
-    out.write(textconv(data, path, options))
+    out.write(textconv(data, path, decrypt_options()))
     out.flush()

@@ -48,6 +48,17 @@ def check_output_flags(in_place: bool, output: str | None, inp: Input) -> None:
         raise ConflictingParameters("--in-place needs a file, not standard input")
 
 
+def pick_selection(selection: dict[str, str | None]) -> tuple[str, str] | None:
+    """The one suffix/regex selection option given (option name, value), or None; more is an error."""
+    chosen = [(k, v) for k, v in selection.items() if v is not None]
+    if len(chosen) > 1:
+        raise ConflictingParameters(
+            "only one of the suffix/regex selection options can be used",
+            hint=f"got {', '.join(k for k, _ in chosen)}",
+        )
+    return chosen[0] if chosen else None
+
+
 def write_output(data: bytes, *, in_place: bool, output: str | None, inp: Input, private: bool) -> None:
     if in_place or output:
         from pysops.atomic import write_atomic

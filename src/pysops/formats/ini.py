@@ -465,9 +465,7 @@ def _parse(text: str) -> Document:
                     continue
                 marker = _first_of(text, _COMMENT_MARKERS, close + 1, line_end)
                 inline = None if marker == -1 else (marker, _rstrip(text, marker, line_end))
-                cut = marker
-                while marker != -1 and cut > close + 1 and text[cut - 1] in _SPACE:
-                    cut -= 1
+                cut = _rstrip(text, close + 1, marker) if marker != -1 else -1
                 comment = _make_comment(text, pending, inline, cut)
                 pending = []
                 section = open_section(name)
@@ -501,9 +499,7 @@ def _parse(text: str) -> Document:
                 " (sops would silently keep only the last value)",
                 position,
             )
-        cut = value.comment[0] if value.comment else 0
-        while value.comment and cut > value.outer[1] and text[cut - 1] in _SPACE:
-            cut -= 1
+        cut = _rstrip(text, value.outer[1], value.comment[0]) if value.comment else 0
         comment = _make_comment(text, pending, value.comment, cut)
         pending = []
         scalar = Scalar(value.value, span=value.inner, style=value.kind)

@@ -76,8 +76,14 @@ class _Layout(NamedTuple):
         unit = "\t" if indent < 0 else " " * indent
         return _Layout(self.newline or "\n", unit, ": ", self.space)
 
-
-_COMPACT = _Layout(None, "", ": ", " ")
+    def separators(self, prefix: str) -> tuple[str, str, str, str]:
+        """For a container whose first line is indented by ``prefix``: the members' indentation,
+        the text after the opener, between two members and before the closer."""
+        inner = prefix + self.unit
+        if self.newline is None:
+            return inner, "", "," + self.space, ""
+        first_ws = self.newline + inner
+        return inner, first_ws, "," + first_ws, self.newline + prefix
 
 
 class _JsonState:
@@ -274,11 +280,11 @@ def _finish(
     if any(member.key == METADATA_KEY for member in members):
         root.items = [e for e in root.items if not (isinstance(e, Entry) and e.key == METADATA_KEY)]
         _snapshot(root, snapshots)
-    layout = _detect_layout(text, open_pos, close, members, colon0)
+    layout = _detect_layout(text, open_pos, members, colon0)
     return root, _JsonState(root, open_pos, close, members, layout, None, snapshots)
 
 
-def _detect_layout(text: str, open_pos: int, close: int, members: list[_Member], colon: str | None) -> _Layout:
+def _detect_layout(text: str, open_pos: int, members: list[_Member], colon: str | None) -> _Layout:
     """The file's own style: indent unit, newline and separators, from its first members."""
     if not members:
         return _Layout()
@@ -396,13 +402,7 @@ def _emit_node(node: Node, prefix: str, layout: _Layout, out: list[str]) -> None
             return
         opener, closer = "[", "]"
         children = [(None, element) for element in elements]
-    inner = prefix + layout.unit
-    if layout.newline is None:
-        first_ws, sep, last_ws = "", "," + layout.space, ""
-    else:
-        first_ws = layout.newline + inner
-        sep = "," + first_ws
-        last_ws = layout.newline + prefix
+    inner, first_ws, sep, last_ws = layout.separators(prefix)
     out.append(opener)
     out.append(first_ws)
     first = True
@@ -440,13 +440,7 @@ def _emit_plain(data: Any, prefix: str, layout: _Layout, out: list[str]) -> None
         return
     else:
         raise ErrorDumpingTree(f"cannot write metadata of type {type(data).__name__} to JSON")
-    inner = prefix + layout.unit
-    if layout.newline is None:
-        first_ws, sep, last_ws = "", "," + layout.space, ""
-    else:
-        first_ws = layout.newline + inner
-        sep = "," + first_ws
-        last_ws = layout.newline + prefix
+    inner, first_ws, sep, last_ws = layout.separators(prefix)
     out.append(opener)
     out.append(first_ws)
     for i, (key, value) in enumerate(items):

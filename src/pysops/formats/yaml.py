@@ -48,7 +48,6 @@ from __future__ import annotations
 import gc
 import math
 import re
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
@@ -414,9 +413,6 @@ class _Parser:
             raise NeedAtLeastOneDocument("Error unmarshaling input YAML: the input contains no YAML document")
         return self.finish()
 
-    def container_for_next(self) -> _Frame | None:
-        return self.stack[-1] if self.stack else None
-
     def next_col(self, start: int) -> int:
         frame = self.stack[-1] if self.stack else None
         if frame is not None and not frame.is_map and not frame.flow:
@@ -471,18 +467,18 @@ class _Parser:
             return
         # a value
         tag = event.tag
-        if style == "":
-            try:
+        try:
+            if style == "":
                 value = resolve_plain(event.value) if tag is None else resolve_tagged(event.value, tag, True)
-            except Uint64Overflow:
-                raise ErrorEncryptingTree(
-                    f"Cannot walk value, unknown type: uint64 ({event.value}): sops cannot encrypt integers "
-                    "larger than 9223372036854775807"
-                ) from None
-        elif tag is not None and (style == "'" or style == '"'):
-            value = resolve_tagged(event.value, tag, False)
-        else:
-            value = event.value
+            elif tag is not None and (style == "'" or style == '"'):
+                value = resolve_tagged(event.value, tag, False)
+            else:
+                value = event.value
+        except Uint64Overflow:
+            raise ErrorEncryptingTree(
+                f"Cannot walk value, unknown type: uint64 ({event.value}): sops cannot encrypt integers "
+                "larger than 9223372036854775807"
+            ) from None
         if (
             style == "" and not frame.is_map and not frame.flow and tag is None
             and isinstance(value, str) and value.startswith("ENC[AES256_GCM,") and value.endswith(",type:comment]")
@@ -848,9 +844,7 @@ def double_quoted(text: str) -> str:
 
 
 def single_ok(text: str) -> bool:
-    return "\n" not in text and "\r" not in text and _is_printable(text) and "\ufeff" not in text and (
-        text == "" or (text[0] not in " \t" and text[-1] not in " \t") or True
-    )
+    return "\n" not in text and "\r" not in text and _is_printable(text) and "\ufeff" not in text
 
 
 def single_quoted(text: str) -> str:
@@ -866,10 +860,7 @@ def literal_ok(text: str) -> bool:
         return False
     # A first content line made of spaces only would confuse indentation detection; a trailing
     # line of spaces before the trailing newlines would be taken as chomped whitespace.
-    for line in body.split("\n"):
-        if line and not line.strip(" "):
-            return False
-    return not body.endswith(" ") or True
+    return all(not line or line.strip(" ") for line in body.split("\n"))
 
 
 def literal_block(text: str, indent: int, parent: int) -> str:
@@ -1115,13 +1106,6 @@ def _key_text(key: str) -> str:
     return format_str(key, flow=False, old_style="", block_indent=None, fresh=True)
 
 
-def _emit_plain_value(value: Any, indent: int, step: int) -> tuple[str, bool]:
-    """Inline text of a scalar-like value and whether it is a complete line (no block follows)."""
-    if isinstance(value, str):
-        return format_str(value, flow=False, old_style="", block_indent=indent + step, fresh=True), True
-    return format_nonstr(value), True
-
-
 def emit_block(data: dict[str, Any], step: int) -> str:
     """Block-style YAML of plain data (dicts, lists, scalars) in go-yaml's layout."""
     lines: list[str] = []
@@ -1162,12 +1146,12 @@ def _emit_value_plain(value: Any, head: str, child: int, step: int, lines: list[
             return
         lines.append(head)
         _emit_sequence_plain(value, child, step, lines, None)
-    else:
+    elif isinstance(value, str):
         key_col = len(head) - len(head.lstrip(" -"))
-        text, _ = _emit_plain_value(value, child - step, step) if not isinstance(value, str) else (
-            format_str(value, flow=False, old_style="", block_indent=child, fresh=True, block_parent=key_col), True
-        )
-        lines.append(head + " " + text)
+        lines.append(head + " " + format_str(value, flow=False, old_style="", block_indent=child, fresh=True,
+                                             block_parent=key_col))
+    else:
+        lines.append(head + " " + format_nonstr(value))
 
 
 def _emit_sequence_plain(items: list[Any], indent: int, step: int, lines: list[str],
@@ -1266,13 +1250,3 @@ def emit_document(branches: list[Mapping], metadata: dict[str, Any] | None, step
             text += emit_block({"sops": metadata}, step)
         parts.append(text if text else "{}\n")
     return "---\n".join(parts)
-
-
-def iter_comments(doc: Document) -> Iterator[tuple[tuple[str, ...], Comment]]:
-    """Comments with the mapping-key path sops uses for their AAD (a debugging aid)."""
-    from pysops.document import walk_leaves
-
-    for branch in doc.branches:
-        for path, leaf in walk_leaves(branch):
-            if isinstance(leaf, Comment):
-                yield path, leaf

@@ -459,13 +459,3 @@ def scan(text: str) -> list[_Event]:
     """The events libyaml would produce for ``text``; raises ``Unsupported`` outside the subset."""
     _check_characters(text)
     return _Scanner(text).run()
-
-
-class CParser:
-    """The ``get_event`` interface of ``_ruamel_yaml.CParser`` over ``scan``'s events."""
-
-    def __init__(self, text: str) -> None:
-        self._events = iter(scan(text))
-
-    def get_event(self) -> _Event:
-        return next(self._events)

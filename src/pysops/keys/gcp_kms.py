@@ -180,38 +180,34 @@ def _call(settings: _Settings, method: str, resource_id: str, request: dict[str,
     from requests import exceptions as rexc
 
     where = f"gcp_kms: {method} with {resource_id} at {settings.endpoint}"
+    hint: str | None = None
     try:
         return getattr(client, method)(request=request, retry=_retry(settings.timeout), timeout=settings.timeout)
     except (gexc.PermissionDenied, gexc.Forbidden) as exc:
-        raise KeySourceError(f"{where}: permission denied ({_api_message(exc)})") from None
+        cause = f"permission denied ({_api_message(exc)})"
     except (gexc.Unauthenticated, gexc.Unauthorized, auth_exc.RefreshError) as exc:
         detail = _api_message(exc) if isinstance(exc, gexc.GoogleAPICallError) else "the credentials were refused"
-        raise KeySourceError(
-            f"{where}: not authenticated ({detail})",
-            hint="check GOOGLE_CREDENTIALS / GOOGLE_OAUTH_ACCESS_TOKEN (an access token expires after an hour)",
-        ) from None
+        cause = f"not authenticated ({detail})"
+        hint = "check GOOGLE_CREDENTIALS / GOOGLE_OAUTH_ACCESS_TOKEN (an access token expires after an hour)"
     except gexc.NotFound as exc:
-        raise KeySourceError(f"{where}: key not found ({_api_message(exc)})") from None
+        cause = f"key not found ({_api_message(exc)})"
     except gexc.RetryError:
-        raise KeySourceError(
-            f"{where}: still unavailable after {settings.timeout:g} s of retries",
-            hint=f"raise {TIMEOUT_ENV} to wait longer",
-        ) from None
+        cause = f"still unavailable after {settings.timeout:g} s of retries"
+        hint = f"raise {TIMEOUT_ENV} to wait longer"
     except gexc.GoogleAPICallError as exc:
-        raise KeySourceError(f"{where}: HTTP {exc.code} ({_api_message(exc)})") from None
+        cause = f"HTTP {exc.code} ({_api_message(exc)})"
     except rexc.Timeout:
-        raise KeySourceError(
-            f"{where}: no answer within {settings.timeout:g} s",
-            hint=f"raise {TIMEOUT_ENV} to wait longer, or check {ENDPOINT_ENV}",
-        ) from None
+        cause = f"no answer within {settings.timeout:g} s"
+        hint = f"raise {TIMEOUT_ENV} to wait longer, or check {ENDPOINT_ENV}"
     except rexc.ConnectionError as exc:
-        raise KeySourceError(f"{where}: cannot connect ({_connection_cause(exc)})") from None
+        cause = f"cannot connect ({_connection_cause(exc)})"
     except rexc.RequestException as exc:
-        raise KeySourceError(f"{where}: HTTP error ({type(exc).__name__})") from None
+        cause = f"HTTP error ({type(exc).__name__})"
     except (json_format.ParseError, ValueError, KeyError, TypeError):
-        raise KeySourceError(f"{where}: malformed response from the server") from None
+        cause = "malformed response from the server"
     except auth_exc.GoogleAuthError as exc:
-        raise KeySourceError(f"{where}: cannot authenticate ({_first_line(exc)})") from None
+        cause = f"cannot authenticate ({_first_line(exc)})"
+    raise KeySourceError(f"{where}: {cause}", hint=hint) from None
 
 
 def _api_message(exc: Any) -> str:
@@ -297,11 +293,11 @@ class _GCPKMSKeyType:
         if _RESOURCE_ID.fullmatch(resource_id) is None:
             raise KeySourceError(f"gcp_kms: the file names an invalid key resource id {resource_id!r}")
         enc = wrapped.enc
-        if not enc or not enc.isascii() or _BASE64.fullmatch(enc) is None:
-            raise KeySourceError(f"gcp_kms: the wrapped data key for {resource_id} is not valid base64")
         try:
-            ciphertext = binascii.a2b_base64(enc)
-        except binascii.Error:
+            if not enc or not enc.isascii() or _BASE64.fullmatch(enc) is None:
+                raise ValueError(enc)
+            ciphertext = binascii.a2b_base64(enc)  # binascii.Error is a ValueError
+        except ValueError:
             raise KeySourceError(f"gcp_kms: the wrapped data key for {resource_id} is not valid base64") from None
         settings = _settings(context.env)
         cache: dict[Any, Any] = context.cache.setdefault("gcp_kms", {})

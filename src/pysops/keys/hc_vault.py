@@ -222,27 +222,24 @@ class _VaultSession:
             raise KeySourceError(f"{where}: {earlier} (not retried)", exit_code=exit_code)
         url = "/v1/" + posixpath.join(key.engine_path, action, key.key_name)
         exceptions = self.requests.exceptions
+        hint: str | None = None
         try:
             response = self._client(key.address).request("post", url, json=dict(payload), raise_exception=False)
         except exceptions.Timeout:
             cause = f"no answer from the Vault server within {self.timeout:g} s"
-            self.unreachable[key.address] = cause
-            raise KeySourceError(
-                f"{where}: {cause}", hint="check the server, or raise PYSOPS_VAULT_TIMEOUT", exit_code=exit_code
-            ) from None
+            hint = "check the server, or raise PYSOPS_VAULT_TIMEOUT"
         except exceptions.SSLError as exc:
             cause = f"TLS error talking to the Vault server ({_ssl_reason(exc)})"
-            self.unreachable[key.address] = cause
-            raise KeySourceError(
-                f"{where}: {cause}", hint="set VAULT_CACERT to the server's CA certificate", exit_code=exit_code
-            ) from None
+            hint = "set VAULT_CACERT to the server's CA certificate"
         except exceptions.ConnectionError as exc:
             cause = f"cannot connect to the Vault server ({_connection_reason(exc)})"
-            self.unreachable[key.address] = cause
-            raise KeySourceError(f"{where}: {cause}", exit_code=exit_code) from None
         except exceptions.RequestException as exc:
             raise KeySourceError(f"{where}: request failed ({type(exc).__name__})", exit_code=exit_code) from None
-        return _decode_response(response, key, action, self.token, exit_code)
+        else:
+            return _decode_response(response, key, action, self.token, exit_code)
+        # The server could not be reached: remember it for the rest of the run.
+        self.unreachable[key.address] = cause
+        raise KeySourceError(f"{where}: {cause}", hint=hint, exit_code=exit_code) from None
 
 
 def _connection_reason(exc: Exception) -> str:

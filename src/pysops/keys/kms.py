@@ -118,8 +118,7 @@ class KMSKey(NamedTuple):
         return f"{self.arn}+{self.role}" if self.role else self.arn
 
     def wrap(self, data_key: bytes, created_at: GoTime) -> WrappedKey:
-        clients = _PROCESS_CLIENTS
-        client = clients.kms(self, os.environ)
+        client = _PROCESS_CLIENTS.kms(self, os.environ)
         kwargs: dict[str, Any] = {"KeyId": self.arn, "Plaintext": data_key}
         if self.context:
             kwargs["EncryptionContext"] = dict(self.context)
@@ -349,9 +348,9 @@ class _KMSKeyType:
         profile = rule.get("aws_profile") or ""
         if not isinstance(profile, str):
             raise ConfigError("aws_profile must be a string")
-        items: list[str] = []
         if raw is None:
             return []
+        items: list[str] = []
         if isinstance(raw, str):
             items = split_recipients(raw)
         elif isinstance(raw, list):
