@@ -133,3 +133,20 @@ def test_stash_keeps_equal_list_values_apart() -> None:
     assert stash.get("l:", "x") is None
     assert stash.get("n:", 1.0) is None  # int 1 and float 1.0 are different values
     assert stash.get("n:", 1) == b"4" * 32
+
+
+def test_cipher_uses_cryptographys_public_aesgcm_class() -> None:
+    """cipher.py imports AESGCM from the compiled binding to skip cryptography's Python layer:
+    it must be the very class the public API exports, and a wrong tag must still be exit 25."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from pysops.crypto import cipher
+
+    assert cipher.AESGCM is AESGCM
+    enc = encrypt_value("hello", KEY, "a:", IV)
+    head, _, rest = enc.partition(",tag:")
+    zero_tag = "A" * 22 + "=="  # base64 of 16 zero bytes
+    assert not rest.startswith(zero_tag)
+    with pytest.raises(DecryptionFailed) as info:
+        decrypt_value(f"{head},tag:{zero_tag}{rest[24:]}", KEY, "a:")
+    assert info.value.exit_code == 25

@@ -150,6 +150,21 @@ def test_moved_last_line_without_line_break() -> None:
     assert dotenv.render(doc, None) == b"B=2\nA=x\n"
 
 
+def test_items_in_parsed_order_edges() -> None:
+    """The tree still holds the parsed items in order (the common case, rendered in runs of
+    source text): a renamed key, a metadata line in the middle, an emptied last line."""
+    doc = dotenv.parse(b"A=1\nsops_version=3.0.0\n\nB=2\n#c\nC=3")
+    a, b, comment, c = doc.branches[0].items
+    assert isinstance(a, Entry) and isinstance(c, Entry) and isinstance(c.value, Scalar)
+    a.key = "A2"
+    c.value.set("")
+    assert dotenv.render(doc, None) == b"A2=1\nB=2\n#c\nC="
+    assert dotenv.render(doc, META) == b"A2=1\nB=2\n#c\nC=\n" + META_LINES.encode()
+    assert isinstance(comment, Comment)
+    comment.set("x\ny")
+    assert dotenv.render(doc, None) == b"A2=1\nB=2\n#x\n#y\nC="
+
+
 def test_conversion_from_another_tree() -> None:
     tree = Mapping([
         Comment(" from yaml"),

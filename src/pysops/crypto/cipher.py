@@ -11,11 +11,18 @@ import binascii
 import re
 from typing import NamedTuple
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from pysops.errors import DecryptionFailed
 from pysops.values import Value, from_plaintext, to_plaintext, type_name
+
+try:
+    # The class that ``cryptography.hazmat.primitives.ciphers.aead.AESGCM`` re-exports, taken from
+    # the compiled binding directly: the public module's package pulls in cryptography's Python
+    # layer (typing, enum, the cipher modes), a third of a small file's decrypt time.
+    from cryptography.hazmat.bindings._rust import openssl as _rust_openssl
+
+    AESGCM = _rust_openssl.aead.AESGCM
+except (ImportError, AttributeError):  # pragma: no cover - another layout of cryptography
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 IV_SIZE = 32
 TAG_SIZE = 16
@@ -61,6 +68,13 @@ class EncryptedValue(NamedTuple):
         return enc
 
 
+def _is_invalid_tag(exc: Exception) -> bool:
+    """Whether ``exc`` is cryptography's InvalidTag (imported only when a decryption failed)."""
+    from cryptography.exceptions import InvalidTag
+
+    return isinstance(exc, InvalidTag)
+
+
 class ValueCipher:
     """Encrypts and decrypts values under one data key (one AES-GCM context for all of them)."""
 
@@ -92,7 +106,9 @@ class ValueCipher:
             data, iv, tag, kind = EncryptedValue.parse(text)
         try:
             plaintext = self._aead.decrypt(iv, data + tag, aad.encode("utf-8"))
-        except InvalidTag:
+        except Exception as exc:
+            if not _is_invalid_tag(exc):
+                raise
             raise DecryptionFailed(
                 "a value failed authentication (tampered ciphertext, or moved to another key)",
                 hint="the file was modified outside sops/pysops; restore it from version control",

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pysops.crypto.cipher import decrypt_value, encrypt_value
 from pysops.errors import DecryptionFailed, MacMismatch
 from pysops.values import Value, to_plaintext
 
+# CPython's built-in SHA-512 and constant-time comparison, when present: ``hashlib`` and ``hmac``
+# load OpenSSL's libcrypto (a sixth of a small file's decrypt time) for one hash per file.
+if TYPE_CHECKING:
+    from hashlib import sha512
+    from hmac import compare_digest
+else:
+    try:
+        from _sha2 import sha512  # Python 3.12+
+    except ImportError:
+        try:
+            from _sha512 import sha512  # Python 3.10, 3.11
+        except ImportError:  # a Python built without them
+            from hashlib import sha512
+    try:
+        from _operator import _compare_digest as compare_digest
+    except ImportError:  # not CPython
+        from hmac import compare_digest
+
 # SHA-256("sops"): the prefix that marks a MAC computed over encrypted values only.
-_ONLY_ENCRYPTED_PREFIX = hashlib.sha256(b"sops").digest()
+_ONLY_ENCRYPTED_PREFIX = bytes.fromhex("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69")
 
 
 def compute_mac(values: Iterable[Value], mac_only_encrypted: bool = False) -> str:
@@ -21,7 +38,7 @@ def compute_mac(values: Iterable[Value], mac_only_encrypted: bool = False) -> st
 
 def compute_mac_of_plaintexts(plaintexts: Iterable[bytes], mac_only_encrypted: bool = False) -> str:
     """The same, over already serialised values (what the tree walk has at hand)."""
-    h = hashlib.sha512()
+    h = sha512()
     if mac_only_encrypted:
         h.update(_ONLY_ENCRYPTED_PREFIX)
     h.update(b"".join(plaintexts))
@@ -45,7 +62,7 @@ def verify_mac(stored: str, computed: str, key: bytes, lastmodified_aad: str) ->
             "MAC mismatch: the stored MAC cannot be decrypted (lastmodified or MAC changed)",
             hint="the file was modified outside sops/pysops; use --ignore-mac to decrypt it anyway",
         ) from None
-    if not isinstance(value, str) or not hmac.compare_digest(value.encode(), computed.encode()):
+    if not isinstance(value, str) or not compare_digest(value.encode(), computed.encode()):
         raise MacMismatch(
             "MAC mismatch: the values do not match the file's MAC (values added, removed or changed)",
             hint="the file was modified outside sops/pysops; use --ignore-mac to decrypt it anyway",

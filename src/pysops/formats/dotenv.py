@@ -19,6 +19,7 @@ applies it, exactly like sops.
 from __future__ import annotations
 
 import gc
+import operator
 from typing import Any, Union
 
 from pysops.document import Comment, Document, Entry, Mapping, Scalar
@@ -40,14 +41,16 @@ _Line = tuple[Union[Entry, Comment, None], int, int, int, str, Union[Scalar, Non
 
 
 class _State:
-    """What ``render`` needs from ``parse``: the leading blank lines and every line's record."""
+    """What ``render`` needs from ``parse``: the leading blank lines, every line's record and the
+    tree items as parsed (to see whether the tree still holds them, in that order)."""
 
-    __slots__ = ("head_end", "lines", "length")
+    __slots__ = ("head_end", "lines", "length", "items")
 
-    def __init__(self, head_end: int, lines: list[_Line], length: int) -> None:
+    def __init__(self, head_end: int, lines: list[_Line], length: int, items: tuple[Entry | Comment, ...]) -> None:
         self.head_end = head_end
         self.lines = lines
         self.length = length
+        self.items = items
 
     def by_item(self) -> dict[int, tuple[_Line, int]]:
         """id(tree item) -> (its line's record, end of the text the line owns)."""
@@ -118,7 +121,7 @@ def _parse(text: str) -> Document:
                 add_item(entry)
                 add_line((entry, start, value_start, content_end, key, scalar, raw))
         start = content_end + 1
-    state = _State(lines[0][1] if lines else len(text), lines, len(text))
+    state = _State(lines[0][1] if lines else len(text), lines, len(text), tuple(items))
     metadata = unflatten(metadata_pairs) if metadata_pairs else None
     return Document("dotenv", [Mapping(items)], text=text, metadata=metadata, state=state)
 
@@ -188,8 +191,11 @@ def _metadata_lines(metadata: dict[str, Any]) -> str:
 
 def _append(out: list[str], piece: str) -> None:
     """Append a line, first ending the previous line if the source file did not."""
-    if out and out[-1] and not out[-1].endswith("\n"):
-        out.append("\n")
+    for last in reversed(out):
+        if last:
+            if last[-1] != "\n":
+                out.append("\n")
+            break
     out.append(piece)
 
 
@@ -213,8 +219,13 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
     if isinstance(state, _State):
         text = doc.text
         assert isinstance(text, str)
-        out.append(text[: state.head_end])
-        _render_lines(text, state, branch.items, out)
+        items = branch.items
+        parsed = state.items
+        if len(items) == len(parsed) and all(map(operator.is_, items, parsed)):
+            _render_in_order(text, state, out)
+        else:
+            out.append(text[: state.head_end])
+            _render_lines(text, state, items, out)
     else:
         for item in branch.items:
             _append(out, _fresh_item(item))
@@ -222,6 +233,34 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
     if lines:
         _append(out, lines)
     return _encode("".join(out))
+
+
+def _render_in_order(text: str, state: _State, out: list[str]) -> None:
+    """The tree holds the parsed items in their order (encrypt, decrypt, set of a value): copy
+    the source text in runs, cutting it only around the values and lines that changed."""
+    append = out.append
+    lines = state.lines
+    done = 0  # the source text before this offset is in ``out``
+    for index, record in enumerate(lines):
+        item, start, value_start, content_end, key, scalar, _ = record
+        if type(item) is Entry and item.value is scalar and item.key == key:
+            assert scalar is not None
+            if scalar.changed:
+                raw = scalar.value
+                string = raw if type(raw) is str else value_to_string(raw)
+                if "\n" in string:
+                    string = string.replace("\n", "\\n")
+                append(text[done:value_start])
+                append(string)
+                done = content_end
+            continue
+        end = lines[index + 1][1] if index + 1 < len(lines) else state.length
+        append(text[done:start])
+        if item is not None:  # a metadata line is dropped
+            append(_spliced(text, record, end, item))
+        done = end
+    if done < state.length:
+        append(text[done : state.length])
 
 
 def _render_lines(text: str, state: _State, items: list[Entry | Comment], out: list[str]) -> None:
