@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+from binascii import b2a_base64 as b2a
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any, NamedTuple, Union
 
 from pysops import policy
 from pysops.crypto import shamir
-from pysops.crypto.cipher import IV_SIZE, ValueCipher, is_encrypted
+from pysops.crypto.cipher import IV_SIZE, TAG_SIZE, ValueCipher, is_encrypted
 from pysops.crypto.mac import compute_mac_of_plaintexts, encrypt_mac, verify_mac
 from pysops.crypto.stash import IVStash
 from pysops.document import Comment, Document, Entry, Node, Scalar
@@ -160,8 +162,7 @@ def _leaves(node: MappingNode | SeqNode, path: tuple[str, ...], stack: tuple[str
 
 
 def _document_leaves(doc: Document) -> Iterator[_Leaf]:
-    for branch in doc.branches:
-        yield from _leaves(branch, (), ())
+    return chain.from_iterable([_leaves(branch, (), ()) for branch in doc.branches])
 
 
 def walk_document(doc: Document) -> list[_Visit]:
@@ -200,7 +201,7 @@ def encrypt_tree(
     that is encrypted.
     """
     cipher = ValueCipher(data_key)
-    seal = cipher.seal
+    aead_encrypt = cipher.aead.encrypt
     decide = policy.selector(selection)
     ivs = _iv_stream(randbytes)
     mac_values: list[bytes] = []
@@ -227,8 +228,14 @@ def encrypt_tree(
             add_mac(plaintext)
             if value != "":
                 aad = ":".join(path) + ":"
-                iv = stash.get(aad, value) if stash is not None else None
-                leaf.value = seal(plaintext, iv or next(ivs), aad, tag)  # type: ignore[union-attr]
+                iv = next(ivs) if stash is None else stash.get(aad, value) or next(ivs)
+                # ValueCipher.seal, inlined: a call per value is a tenth of this loop
+                sealed = aead_encrypt(iv, plaintext, aad.encode("utf-8"))
+                leaf.value = (  # type: ignore[union-attr]
+                    f"ENC[AES256_GCM,data:{b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
+                    f"iv:{b2a(iv, newline=False).decode()},"
+                    f"tag:{b2a(sealed[-TAG_SIZE:], newline=False).decode()},type:{tag}]"
+                )
                 leaf.changed = True
         elif not mac_only_encrypted:
             add_mac(plaintext)

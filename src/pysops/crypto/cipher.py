@@ -78,13 +78,13 @@ def _is_invalid_tag(exc: Exception) -> bool:
 class ValueCipher:
     """Encrypts and decrypts values under one data key (one AES-GCM context for all of them)."""
 
-    __slots__ = ("_aead",)
+    __slots__ = ("aead",)
 
     def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key)
+        self.aead = AESGCM(key)
 
     def seal(self, plaintext: bytes, iv: bytes, aad: str, type_tag: str) -> str:
-        sealed = self._aead.encrypt(iv, plaintext, aad.encode("utf-8"))
+        sealed = self.aead.encrypt(iv, plaintext, aad.encode("utf-8"))
         return (
             f"ENC[AES256_GCM,data:{_b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
             f"iv:{_b2a(iv, newline=False).decode()},"
@@ -105,7 +105,7 @@ class ValueCipher:
         else:
             data, iv, tag, kind = EncryptedValue.parse(text)
         try:
-            plaintext = self._aead.decrypt(iv, data + tag, aad.encode("utf-8"))
+            plaintext = self.aead.decrypt(iv, data + tag, aad.encode("utf-8"))
         except Exception as exc:
             if not _is_invalid_tag(exc):
                 raise
