@@ -22,8 +22,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.errors import (
     ConflictingParameters,
     CouldNotReadInputFile,
@@ -34,6 +34,8 @@ from pysops.errors import (
 )
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pysops.api import DecryptOptions, EncryptOptions
     from pysops.metadata import Metadata
 

@@ -30,14 +30,17 @@ flat rule itself (e.g. KMS applying ``aws_profile`` to its ARNs). Nothing here n
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, NoReturn
 
 from pysops import keys
+from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.errors import ConfigError, NoMatchingCreationRule, PysopsError
 from pysops.keys import REGISTRY, KeyTypeSpec, Recipient, split_recipients
 from pysops.policy import SELECTION_KEYS
+
+if TYPE_CHECKING:
+    import re
+    from typing import Any, NoReturn
 
 #: Config file names in priority order at one directory level.
 CONFIG_NAMES: tuple[str, ...] = (".sops-policy.yaml", ".sops.yaml")
@@ -336,6 +339,8 @@ def _rule_matches(raw: Mapping[str, Any], relative: str, where: _Where) -> bool:
 
 
 def _compile(pattern: str, setting: str, where: _Where) -> re.Pattern[str]:
+    import re
+
     try:
         return re.compile(pattern)
     except re.error as exc:

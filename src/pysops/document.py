@@ -12,9 +12,12 @@ This module has no I/O, no crypto and no knowledge of any format.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Union
 
+from pysops._typing import TYPE_CHECKING
 from pysops.values import GoTime, Value
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Node:
@@ -78,9 +81,6 @@ class Comment(_Node):
         self.changed = True
 
 
-Node = Union["Mapping", "Sequence", Scalar]
-
-
 class Entry(_Node):
     """One ``key: value`` pair of a mapping; keys are never encrypted."""
 
@@ -126,6 +126,9 @@ class Sequence(_Node):
         self.items: list[Node | Comment] = [] if items is None else items
         self.span = span
         self.style = style
+
+
+Node = Mapping | Sequence | Scalar
 
 
 class Document(_Node):

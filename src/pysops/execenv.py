@@ -27,12 +27,15 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from types import FrameType
-from typing import NoReturn
 
+from pysops._typing import TYPE_CHECKING
 from pysops.document import Comment, Document, Node, Scalar
 from pysops.document import Mapping as MappingNode
 from pysops.errors import GenericError, PysopsError
 from pysops.values import value_to_string
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 #: The signals forwarded to a child process.
 FORWARDED_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -7,8 +7,8 @@ dotenv/INI give every leaf as a string; ``Metadata.from_dict`` normalises those.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from pysops._typing import TYPE_CHECKING
 from pysops.errors import GenericError, MetadataNotFound
 from pysops.keys import (
     FLAT_ORDER_AFTER_MAC,
@@ -19,6 +19,9 @@ from pysops.keys import (
     WrappedKey,
 )
 from pysops.policy import SELECTION_KEYS
+
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = "3.11.0"
 

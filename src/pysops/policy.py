@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+
+from pysops._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import re
 
 #: The selection options, in sops's metadata field order. At most one may be set per file/rule.
 SELECTION_KEYS: tuple[str, ...] = (
@@ -19,6 +23,8 @@ SELECTION_KEYS: tuple[str, ...] = (
 
 @lru_cache(maxsize=64)
 def _compile(pattern: str) -> re.Pattern[str]:
+    import re
+
     return re.compile(pattern)
 
 

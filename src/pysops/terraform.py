@@ -17,11 +17,14 @@ Only the first document of a multi-document YAML file is used (as the provider d
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from pysops._typing import TYPE_CHECKING
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar
 from pysops.errors import GenericError
 from pysops.values import Value, format_float_g
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def value_text(value: Value | None) -> str:

@@ -11,12 +11,11 @@ value (format.md §1.3). This module is the one place that knows those rules:
 from __future__ import annotations
 
 import math
-import re
-from typing import Union
 
+from pysops._lazyre import LazyPattern
 from pysops.errors import DecryptionFailed
 
-_RFC3339 = re.compile(
+_RFC3339 = LazyPattern(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
 )
 
@@ -70,6 +69,15 @@ class GoTime:
     @classmethod
     def parse_rfc3339(cls, text: str) -> GoTime:
         """Parse RFC3339 with an optional fraction (Go ``time.UnmarshalText``)."""
+        if len(text) == 20 and text.isascii():
+            # sops's own ``lastmodified`` form (seconds, UTC), read on every decrypt: no regex needed
+            fields = (text[0:4], text[5:7], text[8:10], text[11:13], text[14:16], text[17:19])
+            if (
+                text[4] == text[7] == "-" and text[10] in "Tt" and text[13] == text[16] == ":" and text[19] in "Zz"
+                and all(field.isdigit() for field in fields)
+            ):
+                year, month, day, hour, minute, second = map(int, fields)
+                return cls(year, month, day, hour, minute, second, 0, 0)
         m = _RFC3339.match(text)
         if m is None:
             raise ValueError(f"not an RFC3339 time: {text!r}")
@@ -116,7 +124,7 @@ class GoTime:
         return self.rfc3339nano()
 
 
-Value = Union[str, int, float, bool, GoTime, bytes]  # noqa: UP007 (a runtime alias on Python 3.10)
+Value = str | int | float | bool | GoTime | bytes
 
 
 def type_name(value: Value) -> str:
@@ -220,7 +228,7 @@ def value_to_string(value: Value | None) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         text = format_float_g(value, upper=True)
-        if re.fullmatch(r"-?\d+", text):
+        if text.removeprefix("-").isdecimal() and text.isascii():  # an integral value: "-?[0-9]+"
             text += ".0"
         return text
     if isinstance(value, bytes):
@@ -246,7 +254,7 @@ def to_plaintext(value: Value) -> bytes:
     raise TypeError(f"unsupported value type {type(value).__name__}")
 
 
-_GO_INT = re.compile(r"[+-]?[0-9]+\Z")
+_GO_INT = LazyPattern(r"[+-]?[0-9]+\Z")
 _GO_BOOL = {
     "1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
     "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False,
@@ -282,7 +290,7 @@ def from_plaintext(data: bytes, type_tag: str) -> Value:
     raise DecryptionFailed(f"unknown value type {type_tag!r} in an encrypted value")
 
 
-_GO_FLOAT = re.compile(r"[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?|[+-]?0[xX][0-9a-fA-F_.]+[pP][+-]?\d+")
+_GO_FLOAT = LazyPattern(r"[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?|[+-]?0[xX][0-9a-fA-F_.]+[pP][+-]?\d+")
 
 
 def _parse_go_float(text: str) -> float:

@@ -54,3 +54,26 @@ def test_encrypt_does_not_import_typer(tmp_path: Path, clean_env: dict[str, str]
     assert '"data"' not in proc.stdout and "ENC[AES256_GCM" in proc.stdout
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert not {m for m in imported if m.split(".")[0] in ("typer", "rich", "click", "pydantic")}
+
+
+def test_dotenv_round_trip_imports_no_typing_regex_or_datetime(
+    tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey
+) -> None:
+    """typing, re (with enum), datetime and OpenSSL's hashlib are a third of a small file's run:
+    encrypting and decrypting a dotenv file needs none of them (pysops._typing, _lazyre)."""
+    plain = tmp_path / "small.env"
+    plain.write_text("A=1\n# note\nB=two words\n")
+    env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
+    outputs = []
+    for args in (["encrypt", "--age", age_key.recipient, str(plain)], ["decrypt", str(tmp_path / "enc.env")]):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "pysops", *args],
+            capture_output=True, env=env, text=True, timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(proc.stdout)
+        (tmp_path / "enc.env").write_text(proc.stdout)
+        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+        assert imported & {"typing", "re", "enum", "datetime", "hashlib", "_hashlib"} == set(), args[0]
+        assert "pyrage" in imported  # the listing is complete
+    assert "ENC[AES256_GCM" in outputs[0] and outputs[1] == plain.read_text()

@@ -20,9 +20,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
+from pysops._typing import TYPE_CHECKING
 from pysops.errors import GenericError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 #: exec-env's flags: name -> takes a value. Kept in step with ``cmd_exec.exec_env``.
 EXEC_ENV_FLAGS = {

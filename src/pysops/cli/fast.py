@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+
+from pysops._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pysops.api import DecryptOptions, EncryptOptions
 
 #: decrypt's flags: name -> takes a value. Kept in step with ``app.decrypt`` (tests compare them).

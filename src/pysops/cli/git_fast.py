@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+
+from pysops._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pysops.api import DecryptOptions

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NamedTuple
 
+from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.errors import ConflictingParameters
+
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 

@@ -8,9 +8,10 @@ injected ``randbytes``) or take them from the stash, so tests can pin exact byte
 from __future__ import annotations
 
 import binascii
-import re
-from typing import NamedTuple
+import sys
 
+from pysops._lazyre import LazyPattern
+from pysops._typing import NamedTuple
 from pysops.errors import DecryptionFailed
 from pysops.values import Value, from_plaintext, to_plaintext, type_name
 
@@ -28,11 +29,11 @@ IV_SIZE = 32
 TAG_SIZE = 16
 
 # sops's own pattern: anchored at the start, greedy fields, unanchored at the end.
-_ENC_RE = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
-# The well-formed case, checked in one match (base64 alphabet included): the fast path.
+_ENC_RE = LazyPattern(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
+# The well-formed case, checked in one match (base64 alphabet included).
 _B64 = r"[A-Za-z0-9+/]*={0,2}"
-_ENC_FAST = re.compile(rf"ENC\[AES256_GCM,data:({_B64}),iv:({_B64}),tag:({_B64}),type:([a-z]+)\]")
-_B64_STRICT = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
+_ENC_FAST = LazyPattern(rf"ENC\[AES256_GCM,data:({_B64}),iv:({_B64}),tag:({_B64}),type:([a-z]+)\]")
+_B64_STRICT = LazyPattern(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 
 
 def is_encrypted(text: object) -> bool:
@@ -48,6 +49,35 @@ def _b64decode(text: str) -> bytes:
 
 _a2b = binascii.a2b_base64
 _b2a = binascii.b2a_base64
+_PREFIX = "ENC[AES256_GCM,data:"
+# binascii's strict mode (3.11+) checks the alphabet and the padding, as _B64_STRICT does.
+_STRICT_BASE64 = sys.version_info >= (3, 11)
+
+
+def _well_formed(text: str) -> tuple[bytes, bytes, bytes, str] | None:
+    """The data, IV, tag and type of an ENC string in the form every tool writes, checked with
+    str methods and strict base64 (this runs once per value, and needs no regex); None for
+    any other shape, which ``EncryptedValue.parse`` reads with sops's own pattern."""
+    if not _STRICT_BASE64 or not text.startswith(_PREFIX) or text[-1:] != "]":
+        return None
+    fields = text[20:-1].split(",")
+    if len(fields) != 4:
+        return None
+    b64_data, b64_iv, b64_tag, kind = fields
+    kind = kind[5:] if kind[:5] == "type:" else ""
+    if b64_iv[:3] != "iv:" or b64_tag[:4] != "tag:" or not (kind.isalpha() and kind.isascii() and kind.islower()):
+        return None
+    try:
+        if (len(b64_data) | (len(b64_iv) - 3) | len(b64_tag)) & 3:  # ("tag:" is 4 long)
+            raise ValueError("base64 length")
+        data = _a2b(b64_data, strict_mode=True)  # type: ignore[call-arg]  # (3.11+)
+        iv = _a2b(b64_iv[3:], strict_mode=True)  # type: ignore[call-arg]
+        tag = _a2b(b64_tag[4:], strict_mode=True)  # type: ignore[call-arg]
+    except ValueError:  # binascii.Error, or non-ASCII text
+        raise DecryptionFailed("malformed encrypted value (bad base64)") from None
+    if not iv or len(tag) != TAG_SIZE:
+        raise DecryptionFailed("malformed encrypted value (bad IV or tag length)")
+    return data, iv, tag, kind
 
 
 class EncryptedValue(NamedTuple):
@@ -93,17 +123,8 @@ class ValueCipher:
 
     def open(self, text: str, aad: str) -> tuple[bytes, str, bytes]:
         """Authenticate and decrypt; returns the plaintext bytes, the type tag and the IV."""
-        m = _ENC_FAST.fullmatch(text)
-        if m is not None:
-            b64_data, b64_iv, b64_tag, kind = m.groups()
-            try:
-                data, iv, tag = _a2b(b64_data), _a2b(b64_iv), _a2b(b64_tag)
-            except binascii.Error:
-                raise DecryptionFailed("malformed encrypted value (bad base64)") from None
-            if not iv or len(tag) != TAG_SIZE or (len(b64_data) | len(b64_iv) | len(b64_tag)) & 3:
-                raise DecryptionFailed("malformed encrypted value (bad base64, IV or tag length)")
-        else:
-            data, iv, tag, kind = EncryptedValue.parse(text)
+        fields = _well_formed(text)
+        data, iv, tag, kind = fields if fields is not None else EncryptedValue.parse(text)
         try:
             plaintext = self.aead.decrypt(iv, data + tag, aad.encode("utf-8"))
         except Exception as exc:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
+from pysops._typing import TYPE_CHECKING
 from pysops.crypto.cipher import decrypt_value, encrypt_value
 from pysops.errors import DecryptionFailed, MacMismatch
 from pysops.values import Value, to_plaintext

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any, Protocol
 
+from pysops._typing import TYPE_CHECKING, Protocol
 from pysops.document import Document
+
+if TYPE_CHECKING:
+    from typing import Any
 
 #: format name -> module, in the order extensions are checked. One line per store.
 STORES: dict[str, str] = {

@@ -11,11 +11,13 @@ JSON object with an object ``"sops"`` member and a string ``"data"`` member are 
 
 from __future__ import annotations
 
-from typing import Any
-
+from pysops._typing import TYPE_CHECKING
 from pysops.document import Document, Entry, Mapping, Scalar
 from pysops.errors import ErrorDumpingTree, PysopsError
 from pysops.formats import json as json_store
+
+if TYPE_CHECKING:
+    from typing import Any
 
 DATA_KEY = "data"
 

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import gc
 import operator
-from typing import Any, Union
 
+from pysops._typing import TYPE_CHECKING
 from pysops.document import Comment, Document, Entry, Mapping, Scalar
 from pysops.errors import ErrorDumpingTree, ParseError
 from pysops.formats.flatmeta import encode_newlines, flatten, unflatten
 from pysops.values import value_to_string
+
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Keys with this prefix hold the metadata block.
 METADATA_PREFIX = "sops_"
@@ -37,7 +40,7 @@ METADATA_PREFIX = "sops_"
 #: is where the next record starts. ``value start`` is where the value (after ``=``) or the comment
 #: text (after ``#``) begins and ``content end`` where the line's content ends (before its
 #: ``\\n``); ``original`` is the value or comment text as written.
-_Line = tuple[Union[Entry, Comment, None], int, int, int, str, Union[Scalar, None], str]  # noqa: UP007
+_Line = tuple[Entry | Comment | None, int, int, int, str, Scalar | None, str]
 
 
 class _State:

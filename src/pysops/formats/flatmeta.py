@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
 
+from pysops._typing import TYPE_CHECKING
 from pysops.errors import ParseError
 from pysops.values import GoTime, value_to_string
+
+if TYPE_CHECKING:
+    from typing import Any
 
 MAP_SEPARATOR = "__map_"
 LIST_SEPARATOR = "__list_"

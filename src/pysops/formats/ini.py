@@ -38,12 +38,15 @@ from __future__ import annotations
 
 import gc
 import re
-from typing import Any, NamedTuple
 
+from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence
 from pysops.errors import ErrorDumpingTree, ParseError
 from pysops.formats.flatmeta import flatten, unflatten
 from pysops.values import value_to_string
+
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_SECTION = "DEFAULT"
 METADATA_SECTION = "sops"

@@ -25,11 +25,14 @@ import math
 import re
 from collections.abc import Callable
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, untyped
-from typing import Any, NamedTuple, cast
 
+from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
 from pysops.errors import ErrorDumpingTree, NeedAtLeastOneDocument, ParseError
 from pysops.values import GoTime, Value, format_float_json
+
+if TYPE_CHECKING:
+    from typing import Any
 
 METADATA_KEY = "sops"
 
@@ -151,11 +154,11 @@ def _parse_text(text: str) -> tuple[Mapping, _JsonState]:
     """Tokenize ``text`` into a tree; the top level must be an object."""
     n = len(text)
     # These patterns match at any position (everything in them is optional) or are checked.
-    ws = cast(Callable[[str, int], re.Match[str]], _WS.match)
+    ws: Callable[[str, int], re.Match[str]] = _WS.match  # type: ignore[assignment]
     key_match = _KEY.match
     scalar_match = _SCALAR.match
-    delim_match = cast(Callable[[str, int], re.Match[str]], _DELIM.match)
-    colon_match = cast(Callable[[str, int], re.Match[str]], _COLON.match)
+    delim_match: Callable[[str, int], re.Match[str]] = _DELIM.match  # type: ignore[assignment]
+    colon_match: Callable[[str, int], re.Match[str]] = _COLON.match  # type: ignore[assignment]
     pos = ws(text, 0).end()
     if pos == n:
         raise NeedAtLeastOneDocument("the JSON file is empty: it needs at least one document")

@@ -24,7 +24,11 @@ from __future__ import annotations
 import _thread
 import sys
 from types import ModuleType
-from typing import Any
+
+from pysops._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _PACKAGE = "ruamel.yaml"
 #: set in the bare package's namespace until its real __init__ has run

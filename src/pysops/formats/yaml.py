@@ -48,12 +48,15 @@ from __future__ import annotations
 import gc
 import math
 import re
-from typing import Any, NamedTuple
 
+from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
 from pysops.errors import ErrorEncryptingTree, NeedAtLeastOneDocument, ParseError
 from pysops.formats.yamlcore import NULLS, Uint64Overflow, event_source, resolve_plain, resolve_tagged
 from pysops.values import GoTime, Value
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # --------------------------------------------------------------------------------------------
 # Parsing

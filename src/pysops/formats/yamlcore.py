@@ -13,11 +13,14 @@ import binascii
 import math
 import re
 from collections.abc import Callable
-from typing import Any
 
+from pysops._typing import TYPE_CHECKING
 from pysops.errors import ParseError
 from pysops.formats import libyaml, yamlscan
 from pysops.values import GoTime, Value
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # --------------------------------------------------------------------------------------------
 # Event sources

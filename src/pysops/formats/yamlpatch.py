@@ -15,8 +15,7 @@ whole document instead.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from pysops._typing import NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
 from pysops.formats.yaml import YamlState, format_str
 from pysops.tree import Change, PathPart, container_at

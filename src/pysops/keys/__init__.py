@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any, NamedTuple, Protocol
 
+from pysops._typing import TYPE_CHECKING, NamedTuple, Protocol
 from pysops.values import GoTime
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class KeyTypeSpec(NamedTuple):
