@@ -132,43 +132,48 @@ class _Visit(NamedTuple):
     comments: tuple[str, ...] = ()
 
 
-_Leaf = tuple[tuple[str, ...], Scalar | Comment, tuple[str, ...]]
+_Leaf = tuple[tuple[str, ...], str, Scalar | Comment, tuple[str, ...]]
 
 
-def _leaves(node: MappingNode | SeqNode, path: tuple[str, ...], stack: tuple[str, ...]) -> Iterator[_Leaf]:
-    """Leaves and comments in document order with their path and active comment stack
-    (format.md §1.5): ``(path, leaf, comments)``.
+def _leaves(
+    node: MappingNode | SeqNode, path: tuple[str, ...], prefix: str, stack: tuple[str, ...]
+) -> Iterator[_Leaf]:
+    """Leaves and comments in document order with their path, AAD and active comment stack
+    (format.md §1.5): ``(path, aad, leaf, comments)``; ``prefix`` is the container's AAD, "" at
+    the top.
 
     A generator that recurses only into containers and builds nothing per leaf but the tuple it
     yields: on a 20,000-value file a list of records, or a call per leaf, costs twice as much."""
+    own_aad = prefix or ":"
     pending: list[str] = []
     for item in node.items:
         kind = type(item)
         if kind is Comment:
-            yield path, item, stack  # type: ignore[misc]
+            yield path, own_aad, item, stack  # type: ignore[misc]
             pending.append(item.text)  # type: ignore[union-attr]
             continue
         active = stack + tuple(pending) if pending else stack
         if pending:
             pending = []
         if kind is Entry:
+            key = item.key  # type: ignore[union-attr]
             value = item.value  # type: ignore[union-attr]
             if type(value) is Scalar:
-                yield path + (item.key,), value, active  # type: ignore[union-attr]
+                yield path + (key,), prefix + key + ":", value, active
             else:
-                yield from _leaves(value, path + (item.key,), active)  # type: ignore[union-attr,arg-type]
+                yield from _leaves(value, path + (key,), prefix + key + ":", active)  # type: ignore[arg-type]
         elif kind is Scalar:
-            yield path, item, active  # type: ignore[misc]
+            yield path, own_aad, item, active  # type: ignore[misc]
         else:
-            yield from _leaves(item, path, active)  # type: ignore[arg-type]
+            yield from _leaves(item, path, prefix, active)  # type: ignore[arg-type]
 
 
 def _document_leaves(doc: Document) -> Iterator[_Leaf]:
-    return chain.from_iterable([_leaves(branch, (), ()) for branch in doc.branches])
+    return chain.from_iterable([_leaves(branch, (), "", ()) for branch in doc.branches])
 
 
 def walk_document(doc: Document) -> list[_Visit]:
-    return [_Visit(*leaf) for leaf in _document_leaves(doc)]
+    return [_Visit(path, leaf, comments) for path, _, leaf, comments in _document_leaves(doc)]
 
 
 def _aad(path: tuple[str, ...]) -> str:
@@ -208,10 +213,9 @@ def encrypt_tree(
     ivs = _iv_stream(randbytes)
     mac_values: list[bytes] = []
     add_mac = mac_values.append
-    for path, leaf, comments in _document_leaves(doc):
+    for path, aad, leaf, comments in _document_leaves(doc):
         if type(leaf) is Comment:
             if policy.should_encrypt_comment(leaf.text, selection):
-                aad = ":".join(path) + ":"
                 iv = stash.get(aad, leaf.text, "comment") if stash is not None else None
                 leaf.set(cipher.encrypt_comment(leaf.text, aad, iv or next(ivs)))
             continue
@@ -229,7 +233,6 @@ def encrypt_tree(
         if decide(path, comments):
             add_mac(plaintext)
             if value != "":
-                aad = ":".join(path) + ":"
                 iv = next(ivs) if stash is None else stash.get(aad, value) or next(ivs)
                 # ValueCipher.seal, inlined: a call per value is a tenth of this loop
                 sealed = aead_encrypt(iv, plaintext, aad.encode("utf-8"))
@@ -254,14 +257,14 @@ def decrypt_tree(
     decide = policy.selector(selection)
     mac_values: list[bytes] = []
     add_mac = mac_values.append
-    for path, leaf, comments in _document_leaves(doc):
+    for path, aad, leaf, comments in _document_leaves(doc):
         if type(leaf) is Comment:
             if is_encrypted(leaf.text):
                 found = _decrypt_comment(cipher, leaf.text, path)
                 if found is not None:
                     text, iv = found
                     if stash is not None:
-                        stash.put(":".join(path) + ":", text, iv, "comment")
+                        stash.put(aad, text, iv, "comment")
                     leaf.set(text)
             continue
         value = leaf.value  # type: ignore[union-attr]
@@ -274,7 +277,6 @@ def decrypt_tree(
                     f"the value at {_display_path(path)} should be encrypted but is not",
                     hint="the file was edited by hand; encrypt the value again or use the matching rules",
                 )
-            aad = ":".join(path) + ":"
             plaintext, kind, iv = open_(value, aad)
             if kind == "str":
                 plain: Value = plaintext.decode("utf-8", "surrogateescape")

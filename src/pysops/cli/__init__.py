@@ -72,4 +72,22 @@ def console_main() -> None:
     import gc
 
     gc.disable()
-    sys.exit(main())
+    _exit(main())
+
+
+def _exit(status: int) -> None:
+    """Exit, skipping the interpreter's teardown (freeing every module and object: 4 ms, a tenth
+    of a small file's decrypt) when it has nothing left to do: output flushed, no atexit handler
+    registered, no other thread running. Otherwise exit normally."""
+    import atexit
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(status)
+    handlers = getattr(atexit, "_ncallbacks", None)  # CPython's count of registered handlers
+    threading = sys.modules.get("threading")
+    if handlers is not None and handlers() == 0 and (threading is None or threading.active_count() == 1):
+        os._exit(status)
+    sys.exit(status)

@@ -60,19 +60,21 @@ def _well_formed(text: str) -> tuple[bytes, bytes, bytes, str] | None:
     any other shape, which ``EncryptedValue.parse`` reads with sops's own pattern."""
     if not _STRICT_BASE64 or not text.startswith(_PREFIX) or text[-1:] != "]":
         return None
-    fields = text[20:-1].split(",")
-    if len(fields) != 4:
+    iv_at = text.find(",iv:", 20)
+    tag_at = text.find(",tag:", iv_at)
+    type_at = text.find(",type:", tag_at)
+    if iv_at < 0 or tag_at < 0 or type_at < 0:
         return None
-    b64_data, b64_iv, b64_tag, kind = fields
-    kind = kind[5:] if kind[:5] == "type:" else ""
-    if b64_iv[:3] != "iv:" or b64_tag[:4] != "tag:" or not (kind.isalpha() and kind.isascii() and kind.islower()):
+    kind = text[type_at + 6 : -1]
+    if not (kind.isalpha() and kind.isascii() and kind.islower()):
         return None
+    b64_data, b64_iv, b64_tag = text[20:iv_at], text[iv_at + 4 : tag_at], text[tag_at + 5 : type_at]
     try:
-        if (len(b64_data) | (len(b64_iv) - 3) | len(b64_tag)) & 3:  # ("tag:" is 4 long)
+        if (len(b64_data) | len(b64_iv) | len(b64_tag)) & 3:
             raise ValueError("base64 length")
         data = _a2b(b64_data, strict_mode=True)  # type: ignore[call-arg]  # (3.11+)
-        iv = _a2b(b64_iv[3:], strict_mode=True)  # type: ignore[call-arg]
-        tag = _a2b(b64_tag[4:], strict_mode=True)  # type: ignore[call-arg]
+        iv = _a2b(b64_iv, strict_mode=True)  # type: ignore[call-arg]
+        tag = _a2b(b64_tag, strict_mode=True)  # type: ignore[call-arg]
     except ValueError:  # binascii.Error, or non-ASCII text
         raise DecryptionFailed("malformed encrypted value (bad base64)") from None
     if not iv or len(tag) != TAG_SIZE:
