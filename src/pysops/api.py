@@ -19,7 +19,7 @@ from pysops._lazyre import LazyPattern
 from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.crypto import shamir
 from pysops.crypto.cipher import IV_SIZE, TAG_SIZE, ValueCipher, is_encrypted
-from pysops.crypto.mac import compute_mac_of_plaintexts, encrypt_mac, verify_mac
+from pysops.crypto.mac import encrypt_mac, mac_hash, mac_hex, verify_mac
 from pysops.crypto.stash import IVStash
 from pysops.document import Comment, Document, Entry, Node, Scalar
 from pysops.document import Mapping as MappingNode
@@ -211,8 +211,8 @@ def encrypt_tree(
     aead_encrypt = cipher.aead.encrypt
     decide = policy.selector(selection)
     ivs = _iv_stream(randbytes)
-    mac_values: list[bytes] = []
-    add_mac = mac_values.append
+    mac = mac_hash(mac_only_encrypted)
+    add_mac = mac.update
     for path, aad, leaf, comments in _document_leaves(doc):
         if type(leaf) is Comment:
             if policy.should_encrypt_comment(leaf.text, selection):
@@ -244,7 +244,7 @@ def encrypt_tree(
                 leaf.changed = True
         elif not mac_only_encrypted:
             add_mac(plaintext)
-    return compute_mac_of_plaintexts(mac_values, mac_only_encrypted)
+    return mac_hex(mac)
 
 
 def decrypt_tree(
@@ -255,8 +255,8 @@ def decrypt_tree(
     cipher = ValueCipher(data_key)
     open_ = cipher.open
     decide = policy.selector(selection)
-    mac_values: list[bytes] = []
-    add_mac = mac_values.append
+    mac = mac_hash(mac_only_encrypted)
+    add_mac = mac.update
     for path, aad, leaf, comments in _document_leaves(doc):
         if type(leaf) is Comment:
             if is_encrypted(leaf.text):
@@ -303,7 +303,7 @@ def decrypt_tree(
             )
         if encrypted or not mac_only_encrypted:
             add_mac(to_plaintext(value))
-    return compute_mac_of_plaintexts(mac_values, mac_only_encrypted)
+    return mac_hex(mac)
 
 
 def _decrypt_comment(cipher: ValueCipher, text: str, path: tuple[str, ...]) -> tuple[str, bytes] | None:

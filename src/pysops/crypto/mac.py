@@ -12,7 +12,7 @@ from pysops.values import Value, to_plaintext
 # CPython's built-in SHA-512 and constant-time comparison, when present: ``hashlib`` and ``hmac``
 # load OpenSSL's libcrypto (a sixth of a small file's decrypt time) for one hash per file.
 if TYPE_CHECKING:
-    from hashlib import sha512
+    from hashlib import _Hash, sha512
     from hmac import compare_digest
 else:
     try:
@@ -38,10 +38,21 @@ def compute_mac(values: Iterable[Value], mac_only_encrypted: bool = False) -> st
 
 def compute_mac_of_plaintexts(plaintexts: Iterable[bytes], mac_only_encrypted: bool = False) -> str:
     """The same, over already serialised values (what the tree walk has at hand)."""
+    h = mac_hash(mac_only_encrypted)
+    h.update(b"".join(plaintexts))
+    return mac_hex(h)
+
+
+def mac_hash(mac_only_encrypted: bool = False) -> _Hash:
+    """A SHA-512 to feed the serialised values to one by one, in walk order (the tree walks
+    hash as they go rather than keep 20,000 plaintexts for the end)."""
     h = sha512()
     if mac_only_encrypted:
         h.update(_ONLY_ENCRYPTED_PREFIX)
-    h.update(b"".join(plaintexts))
+    return h
+
+
+def mac_hex(h: _Hash) -> str:
     return h.hexdigest().upper()
 
 
