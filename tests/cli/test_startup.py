@@ -77,3 +77,33 @@ def test_dotenv_round_trip_imports_no_typing_regex_or_datetime(
         assert imported & {"typing", "re", "enum", "datetime", "hashlib", "_hashlib"} == set(), args[0]
         assert "pyrage" in imported  # the listing is complete
     assert "ENC[AES256_GCM" in outputs[0] and outputs[1] == plain.read_text()
+
+
+def test_console_exit_without_teardown_flushes_everything(
+    tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
+) -> None:
+    """console_main leaves the document to the process exit and skips the interpreter's
+    teardown: output larger than a pipe buffer still arrives whole, with the right status; the
+    in-process runner keeps nothing."""
+    from pysops import cli
+
+    plain = tmp_path / "big.env"
+    plain.write_text("".join(f"KEY_{i}=value number {i}\n" for i in range(5000)))
+    env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
+    enc = subprocess.run(
+        [sys.executable, "-m", "pysops", "encrypt", "--age", age_key.recipient, str(plain)],
+        capture_output=True, env=env, timeout=60,
+    )
+    assert enc.returncode == 0 and enc.stdout.count(b"ENC[AES256_GCM") == 5001  # values + MAC
+    (tmp_path / "big.enc.env").write_bytes(enc.stdout)
+    dec = subprocess.run(
+        [sys.executable, "-m", "pysops", "decrypt", str(tmp_path / "big.enc.env")],
+        capture_output=True, env=env, timeout=60,
+    )
+    assert dec.returncode == 0 and dec.stdout == plain.read_bytes() and dec.stderr == b""
+    bad = subprocess.run(
+        [sys.executable, "-m", "pysops", "decrypt", str(plain)], capture_output=True, env=env, timeout=60
+    )
+    assert bad.returncode == 1 and bad.stdout == b"" and bad.stderr.startswith(b"pysops: error: ")
+    assert pysops(["decrypt", str(tmp_path / "big.enc.env")], env).code == 0
+    assert cli._kept is None

@@ -179,13 +179,10 @@ def try_run(args: Sequence[str]) -> int | None:
     return 0
 
 
-#: The documents a command worked on, kept until the process exits: freeing a 20,000-value tree
-#: object by object costs 4 ms that exit (without teardown, see ``console_main``) does not need.
-_RETAINED: list[Document] = []
-
-
 def _retained(doc: Document) -> Document:
-    _RETAINED.append(doc)
+    from pysops.cli import keep_until_exit
+
+    keep_until_exit(doc)
     return doc
 
 
