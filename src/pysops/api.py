@@ -203,9 +203,9 @@ def encrypt_tree(
 ) -> str:
     """Encrypt the selected leaves and comments in place; returns the MAC (hex) of the plaintexts.
 
-    This loop is the cost of encrypting a large file, so it is written flat: IVs drawn in blocks,
-    one selection closure, str (the common type) handled inline, the AAD built only for a value
-    that is encrypted.
+    This loop is the cost of encrypting a large file, so it is written flat: the walk yields each
+    leaf's AAD ready-made, IVs come from blocks of 256, one selection closure, and str (the common
+    type) and the sealing are handled inline.
     """
     cipher = ValueCipher(data_key)
     aead_encrypt = cipher.aead.encrypt

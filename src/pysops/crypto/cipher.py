@@ -60,7 +60,7 @@ def _well_formed(text: str) -> tuple[bytes, bytes, bytes, str] | None:
     any other shape, which ``EncryptedValue.parse`` reads with sops's own pattern."""
     if not _STRICT_BASE64 or not text.startswith(_PREFIX) or text[-1:] != "]":
         return None
-    iv_at = text.find(",iv:", 20)
+    iv_at = text.find(",iv:", len(_PREFIX))
     tag_at = text.find(",tag:", iv_at)
     type_at = text.find(",type:", tag_at)
     if iv_at < 0 or tag_at < 0 or type_at < 0:
@@ -68,7 +68,7 @@ def _well_formed(text: str) -> tuple[bytes, bytes, bytes, str] | None:
     kind = text[type_at + 6 : -1]
     if not (kind.isalpha() and kind.isascii() and kind.islower()):
         return None
-    b64_data, b64_iv, b64_tag = text[20:iv_at], text[iv_at + 4 : tag_at], text[tag_at + 5 : type_at]
+    b64_data, b64_iv, b64_tag = text[len(_PREFIX) : iv_at], text[iv_at + 4 : tag_at], text[tag_at + 5 : type_at]
     try:
         if (len(b64_data) | len(b64_iv) | len(b64_tag)) & 3:
             raise ValueError("base64 length")
