@@ -39,7 +39,7 @@ from pysops.formats import get_store
 from pysops.keys import DEFAULT_DECRYPTION_ORDER, SPECS, KeyContext, Recipient, WrappedKey, key_type
 from pysops.metadata import VERSION, Metadata
 from pysops.policy import SELECTION_KEYS
-from pysops.values import GoTime, Value, from_plaintext, to_plaintext, type_name
+from pysops.values import GoTime, Value, from_plaintext, sprint, to_plaintext, type_name
 
 if TYPE_CHECKING:
     from typing import Any
@@ -563,7 +563,7 @@ def extract_value(doc: Document, path: Sequence[str | int], output_format: str) 
     if isinstance(node, Scalar):
         if isinstance(node.value, str):
             return node.value.encode("utf-8", "surrogateescape")
-        text = _scalar_text(node.value)
+        text = sprint(node.value)
         return (text + "\n").encode() if output_format == "yaml" else text.encode()
     if isinstance(node, MappingNode):
         sub = Document(format="extract", branches=[node])
@@ -573,18 +573,6 @@ def extract_value(doc: Document, path: Sequence[str | int], output_format: str) 
     from pysops.document import to_python
 
     return (json.dumps(to_python(node), default=str) + "\n").encode()
-
-
-def _scalar_text(value: Value | None) -> str:
-    from pysops.values import format_float_g
-
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format_float_g(value)
-    return str(value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,23 +21,14 @@ import json
 from pysops._typing import TYPE_CHECKING
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar
 from pysops.errors import GenericError
-from pysops.values import Value, format_float_g
+from pysops.values import sprint
 
 if TYPE_CHECKING:
     from typing import Any
 
 
-def value_text(value: Value | None) -> str:
-    """One leaf as a Terraform string (the provider's ``fmt.Sprint`` of the decoded value)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format_float_g(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return str(value)
+#: One leaf as a Terraform string: the provider's ``fmt.Sprint`` of the decoded value.
+value_text = sprint
 
 
 def flatten(node: Node, *, dotenv: bool = False) -> dict[str, str]:

@@ -220,6 +220,20 @@ def format_float_json(x: float) -> str:
     return format_float_f(x)
 
 
+def sprint(value: Value | None) -> str:
+    """Go's ``fmt.Sprint`` of a decoded value: how ``--extract`` prints a scalar and how the
+    Terraform provider shows a leaf (``null``, ``true``/``false``, floats in ``%g`` form)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format_float_g(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
+
+
 def value_to_string(value: Value | None) -> str:
     """sops's ``ValToString``: how a typed value reads in dotenv/INI output and in exec-env."""
     if value is None:
