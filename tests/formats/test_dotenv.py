@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 import pyrage
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence, walk_leaves
@@ -351,3 +352,81 @@ def test_pysops_encrypted_file_reads_back_in_sops(sops_env: dict[str, Any], plai
     assert sops_plain == b"\n".join(line for line in plain.split(b"\n") if line) + b"\n"
     ours = api.decrypt_bytes(encrypted, input_format="dotenv", options=api.DecryptOptions(env=env))
     assert ours == plain
+
+
+# ------------------------------------------------------------------------------------------------
+# encrypt_text: the tree-less encryption api.encrypt_bytes uses for dotenv → dotenv
+
+
+def _counter_rng() -> Any:
+    count = iter(range(1, 1 << 30))
+
+    def randbytes(n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(next(count).to_bytes(8, "big")).digest()
+        return out[:n]
+
+    return randbytes
+
+
+_SELECTIONS = [
+    None,
+    ("unencrypted_suffix", "_unencrypted"),
+    ("encrypted_suffix", "A"),
+    ("unencrypted_regex", "^[EQ]"),
+    ("encrypted_regex", "[xé]"),
+    ("unencrypted_comment_regex", "[a-z]"),
+    ("encrypted_comment_regex", "[a-m]"),
+]
+_RECIPIENT = str(pyrage.x25519.Identity.generate().to_public())
+
+
+def _without_age_stanza(data: bytes) -> bytes:
+    # age wraps the data key with its own randomness: the only line two runs may not share
+    return b"\n".join(line for line in data.split(b"\n") if not line.startswith(b"sops_age__list_0__map_enc="))
+
+
+@given(
+    st.lists(st.one_of(_line, st.sampled_from(["K_unencrypted=plain", "#note a", "#ZZ", "AA="])), max_size=12),
+    st.sampled_from(["", "\n"]),
+    st.sampled_from(_SELECTIONS),
+    st.booleans(),
+)
+# a comment the rule encrypts, then an entry: its comment stack holds the sealed comment
+@example(["#ZZ", "B=1"], "\n", ("unencrypted_comment_regex", "[a-z]"), False)
+def test_text_path_writes_the_bytes_of_the_tree_path(
+    lines: list[str], end: str, selection: tuple[str, str] | None, mac_only: bool
+) -> None:
+    from pysops import api
+    from pysops.keys import key_type
+
+    data = ("\n".join(lines) + end).encode("utf-8", "surrogateescape")
+    options = api.EncryptOptions(
+        key_groups=[[key_type("age").parse_recipient(_RECIPIENT)]], selection=selection, mac_only_encrypted=mac_only
+    )
+    now = GoTime(2026, 11, 22, 19, 4, 23)
+    fast = api.encrypt_bytes(data, options, input_format="dotenv", now=now, randbytes=_counter_rng())
+    doc = dotenv.parse(data)
+    meta = api.encrypt_document(doc, options, now=now, randbytes=_counter_rng())
+    assert _without_age_stanza(fast) == _without_age_stanza(dotenv.render(doc, meta.to_dict()))
+
+
+def test_text_path_declines_what_parse_reports() -> None:
+    """A line without '=' (a CRLF blank line too) or a metadata line: encrypt_text declines, and
+    api.encrypt_bytes reports the error parse/encrypt_document give (nothing is written)."""
+    from pysops import api
+    from pysops.errors import FileAlreadyEncrypted
+    from pysops.keys import key_type
+
+    options = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(_RECIPIENT)]])
+    cases: list[tuple[bytes, type[Exception]]] = [
+        (b"A=1\nno equals sign\n", ParseError),
+        (b"A=1\r\n\r\nB=2\r\n", ParseError),
+        (b"A=1\nsops_version=3.11.0\n", FileAlreadyEncrypted),
+        (b"sops_mac=x\n", FileAlreadyEncrypted),
+    ]
+    for data, error in cases:
+        assert dotenv.encrypt_text(data, lambda *a: a[2], lambda aad, text: text, dict) is None
+        with pytest.raises(error):
+            api.encrypt_bytes(data, options, input_format="dotenv")

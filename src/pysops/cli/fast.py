@@ -272,7 +272,6 @@ def run_encrypt(
         write_output,
     )
     from pysops.errors import ConflictingParameters
-    from pysops.formats import get_store
 
     chosen = pick_selection(selection)
     flags = {k: v for k, v in recipients.items() if v}
@@ -312,9 +311,13 @@ def run_encrypt(
     in_fmt = pick_format(input_type, inp.name_for_rules)
     out_fmt = pick_format(output_type, None, default=in_fmt)
     cfg = load_config(absolute(inp.name_for_rules), config_flag)
-    doc = _retained(get_store(in_fmt).parse(inp.data))
-    meta = api.encrypt_document(doc, options_for(cfg, absolute(inp.name_for_rules)))
-    result = get_store(out_fmt).render(doc, meta.to_dict(), store_options(cfg, out_fmt))
+    result = api.encrypt_bytes(
+        inp.data,
+        options_for(cfg, absolute(inp.name_for_rules)),
+        input_format=in_fmt,
+        output_format=out_fmt,
+        store_options=store_options(cfg, out_fmt),
+    )
     write_output(result, in_place=in_place, output=output, inp=inp, private=False)
 
 
