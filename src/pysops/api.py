@@ -197,11 +197,12 @@ class _Sealer:
     it goes: the per-leaf half of ``encrypt_tree``, also handed to stores that walk their own
     text (``encrypt_text``), so both ways give the same bytes.
 
-    This is the cost of encrypting a large file, so it is written flat: IVs sliced from blocks
-    drawn 256 at a time, one selection closure, str (the common type) handled inline and the
-    sealing (``ValueCipher.seal``) inlined."""
+    ``value`` is the cost of encrypting a large file, so it is a closure over locals rather than
+    a method reading attributes, and written flat: IVs sliced from blocks drawn 256 at a time,
+    one selection closure, str (the common type) handled inline and the sealing
+    (``ValueCipher.seal``) inlined."""
 
-    __slots__ = ("_cipher", "_encrypt", "_decide", "_selection", "_mac_only", "_mac", "_stash", "_ivs")
+    __slots__ = ("value", "comment", "_mac")
 
     def __init__(
         self,
@@ -212,50 +213,50 @@ class _Sealer:
         randbytes: RandBytes,
         stash: IVStash | None,
     ) -> None:
-        self._cipher = ValueCipher(data_key)
-        self._encrypt = self._cipher.aead.encrypt
-        self._decide = policy.selector(selection)
-        self._selection = selection
-        self._mac_only = mac_only_encrypted
+        cipher = ValueCipher(data_key)
+        encrypt = cipher.aead.encrypt
+        decide = policy.selector(selection)
         self._mac = mac_hash(mac_only_encrypted)
-        self._stash = stash
-        self._ivs = _iv_stream(randbytes)
+        add_mac = self._mac.update
+        ivs = _iv_stream(randbytes)
 
-    def value(self, path: tuple[str, ...], aad: str, value: Value | None, comments: tuple[str, ...]) -> Value | None:
-        """What to store for a leaf: its ENC string when the selection encrypts it, else the
-        value itself (the same object)."""
-        if type(value) is str:
-            plaintext = value.encode("utf-8", "surrogateescape")
-            tag = "str"
-        elif value is None:
-            return None
-        else:
-            if type(value) is int and not -(2**63) <= value < 2**63:
-                raise ErrorEncryptingTree(f"the integer at {_display_path(path)} does not fit in 64 bits")
-            plaintext = to_plaintext(value)
-            tag = type_name(value)
-        if not self._decide(path, comments):
-            if not self._mac_only:
-                self._mac.update(plaintext)
-            return value
-        self._mac.update(plaintext)
-        if value == "":
-            return value
-        stash = self._stash
-        iv = next(self._ivs) if stash is None else stash.get(aad, value) or next(self._ivs)
-        sealed = self._encrypt(iv, plaintext, aad.encode("utf-8"))
-        return (
-            f"ENC[AES256_GCM,data:{b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
-            f"iv:{b2a(iv, newline=False).decode()},"
-            f"tag:{b2a(sealed[-TAG_SIZE:], newline=False).decode()},type:{tag}]"
-        )
+        def value(path: tuple[str, ...], aad: str, value: Value | None, comments: tuple[str, ...]) -> Value | None:
+            """What to store for a leaf: its ENC string when the selection encrypts it, else
+            the value itself (the same object)."""
+            if type(value) is str:
+                plaintext = value.encode("utf-8", "surrogateescape")
+                tag = "str"
+            elif value is None:
+                return None
+            else:
+                if type(value) is int and not -(2**63) <= value < 2**63:
+                    raise ErrorEncryptingTree(f"the integer at {_display_path(path)} does not fit in 64 bits")
+                plaintext = to_plaintext(value)
+                tag = type_name(value)
+            if not decide(path, comments):
+                if not mac_only_encrypted:
+                    add_mac(plaintext)
+                return value
+            add_mac(plaintext)
+            if value == "":
+                return value
+            iv = next(ivs) if stash is None else stash.get(aad, value) or next(ivs)
+            sealed = encrypt(iv, plaintext, aad.encode("utf-8"))
+            return (
+                f"ENC[AES256_GCM,data:{b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
+                f"iv:{b2a(iv, newline=False).decode()},"
+                f"tag:{b2a(sealed[-TAG_SIZE:], newline=False).decode()},type:{tag}]"
+            )
 
-    def comment(self, aad: str, text: str) -> str:
-        """What to store for a comment: its ENC string when comments are encrypted, else itself."""
-        if not policy.should_encrypt_comment(text, self._selection):
-            return text
-        iv = self._stash.get(aad, text, "comment") if self._stash is not None else None
-        return self._cipher.encrypt_comment(text, aad, iv or next(self._ivs))
+        def comment(aad: str, text: str) -> str:
+            """What to store for a comment: its ENC string when comments are encrypted, else itself."""
+            if not policy.should_encrypt_comment(text, selection):
+                return text
+            iv = stash.get(aad, text, "comment") if stash is not None else None
+            return cipher.encrypt_comment(text, aad, iv or next(ivs))
+
+        self.value = value
+        self.comment = comment
 
     def mac_hex(self) -> str:
         return mac_hex(self._mac)

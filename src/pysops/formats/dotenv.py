@@ -207,7 +207,9 @@ def encrypt_text(
         if pending:
             pending = []
         if sealed is not value:
-            lines[index] = key + "=" + _value_text(sealed)
+            if type(sealed) is not str or "\n" in sealed:
+                sealed = _value_text(sealed)
+            lines[index] = key + "=" + sealed
     out = "\n".join(lines)
     if out and out[-1] != "\n":
         out += "\n"  # the file's last line had no line break; the metadata follows it
