@@ -12,6 +12,13 @@ A store module exposes:
   (``metadata is None``) removed. Otherwise (conversion from another format) the tree is emitted
   afresh. ``options`` are the ``stores.<name>`` settings of the config (e.g. ``indent``).
   Raises ``ErrorDumpingTree`` (exit 4) when the tree cannot be written in this format.
+* optionally ``encrypt_text(data, seal_value, seal_comment, metadata) -> bytes | None`` — encrypt
+  a plaintext file of this format into this format without building the tree, for formats
+  whose walk is simple enough to do on the text (dotenv): call ``seal_value(path, aad, value,
+  comments)`` / ``seal_comment(aad, text)`` in walk order, exactly as ``api.encrypt_tree``
+  would, splice what they return, call ``metadata()`` at the end and write its block. Return
+  None for input only ``parse`` can report on. ``api.encrypt_bytes`` uses it when present; a
+  hypothesis test must show it gives the bytes of ``parse`` + ``api.encrypt_document`` + ``render``.
 
 Stores never import keys or crypto; they see ENC[...] strings as ordinary strings.
 """
