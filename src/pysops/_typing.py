@@ -34,6 +34,9 @@ else:
         def __new__(mcls, name, bases, namespace):
             if not bases:  # NamedTuple itself
                 return super().__new__(mcls, name, bases, namespace)
+            if "__annotations__" not in namespace and "__annotate__" in namespace:
+                # Python 3.14's lazy annotations: the fields are not in the class body's namespace
+                raise TypeError(f"{name}: NamedTuple classes need `from __future__ import annotations`")
             fields = list(namespace.get("__annotations__", {}))
             defaults = [namespace[field] for field in fields if field in namespace]
             if defaults and any(field not in namespace for field in fields[len(fields) - len(defaults) :]):

@@ -149,8 +149,9 @@ def _leaves(
     for item in node.items:
         kind = type(item)
         if kind is Comment:
-            yield path, own_aad, item, stack  # type: ignore[misc]
+            # the stack holds the comment as written: read before the consumer seals it
             pending.append(item.text)  # type: ignore[union-attr]
+            yield path, own_aad, item, stack  # type: ignore[misc]
             continue
         active = stack + tuple(pending) if pending else stack
         if pending:
@@ -241,7 +242,7 @@ class _Sealer:
             if value == "":
                 return value
             iv = next(ivs) if stash is None else stash.get(aad, value) or next(ivs)
-            sealed = encrypt(iv, plaintext, aad.encode("utf-8"))
+            sealed = encrypt(iv, plaintext, aad.encode("utf-8", "surrogateescape"))
             return (
                 f"ENC[AES256_GCM,data:{b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
                 f"iv:{b2a(iv, newline=False).decode()},"
@@ -253,7 +254,14 @@ class _Sealer:
             if not policy.should_encrypt_comment(text, selection):
                 return text
             iv = stash.get(aad, text, "comment") if stash is not None else None
-            return cipher.encrypt_comment(text, aad, iv or next(ivs))
+            sealed = cipher.encrypt_comment(text, aad, iv or next(ivs))
+            if not policy.should_encrypt_comment(sealed, selection):
+                # it would read back as a comment the rule keeps in clear (sops refuses too)
+                raise ErrorEncryptingTree(
+                    f"the encrypted form of a comment matches unencrypted_comment_regex {selection[1]!r}",  # type: ignore[index]
+                    hint="use a regex that cannot match ENC[AES256_GCM,...] text",
+                )
+            return sealed
 
         self.value = value
         self.comment = comment

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.conftest import AgeKey
 
 FORBIDDEN = ("typer", "rich", "click", "gnupg", "boto3", "botocore", "google", "azure", "hvac", "pkcs11",
@@ -107,3 +109,23 @@ def test_console_exit_without_teardown_flushes_everything(
     assert bad.returncode == 1 and bad.stdout == b"" and bad.stderr.startswith(b"pysops: error: ")
     assert pysops(["decrypt", str(tmp_path / "big.enc.env")], env).code == 0
     assert cli._kept is None
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_unwritable_standard_output_is_one_error_line(
+    tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey
+) -> None:
+    """stdout on a full device (sops: exit 1, "no space left on device") or closed: exit 1 and
+    one `pysops: error:` line, not a traceback."""
+    plain = tmp_path / "a.env"
+    plain.write_text("A=1\n")
+    args = [sys.executable, "-m", "pysops", "encrypt", "--age", age_key.recipient, str(plain)]
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, env=clean_env, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == b"pysops: error: cannot write to standard output: No space left on device\n"
+    closed = subprocess.run(
+        ["sh", "-c", '"$@" >&-', "sh", *args], stderr=subprocess.PIPE, env=clean_env, timeout=60
+    )
+    assert closed.returncode == 1
+    assert closed.stderr.startswith(b"pysops: error: cannot write the output: standard output is closed\n")

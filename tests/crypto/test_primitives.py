@@ -150,3 +150,13 @@ def test_cipher_uses_cryptographys_public_aesgcm_class() -> None:
     with pytest.raises(DecryptionFailed) as info:
         decrypt_value(f"{head},tag:{zero_tag}{rest[24:]}", KEY, "a:")
     assert info.value.exit_code == 25
+
+
+def test_an_iv_cryptography_cannot_take_is_a_decryption_error() -> None:
+    """sops writes 32-byte IVs; a hand-made value with a 4-byte one is exit 25, not a traceback."""
+    enc = encrypt_value("hello", KEY, "a:", IV)
+    head, _, rest = enc.partition(",iv:")
+    short = f"{head},iv:AAAAAA==,{rest.split(',', 1)[1]}"
+    with pytest.raises(DecryptionFailed) as info:
+        decrypt_value(short, KEY, "a:")
+    assert info.value.exit_code == 25 and "4-byte IV" in info.value.message

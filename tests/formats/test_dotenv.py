@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence, walk_leaves
-from pysops.errors import ErrorDumpingTree, ParseError
+from pysops.errors import ErrorDumpingTree, ParseError, PysopsError
 from pysops.formats import dotenv
 from pysops.formats.dotenv import parse_dotenv_value
 from pysops.values import GoTime
@@ -164,6 +164,13 @@ def test_items_in_parsed_order_edges() -> None:
     assert isinstance(comment, Comment)
     comment.set("x\ny")
     assert dotenv.render(doc, None) == b"A2=1\nB=2\n#x\n#y\nC="
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"\n\n"])
+def test_entry_added_to_a_file_without_lines(data: bytes) -> None:
+    doc = dotenv.parse(data)
+    doc.branches[0].items.append(Entry("A", Scalar("1")))
+    assert dotenv.render(doc, None) == data + b"A=1\n"
 
 
 def test_conversion_from_another_tree() -> None:
@@ -354,6 +361,24 @@ def test_pysops_encrypted_file_reads_back_in_sops(sops_env: dict[str, Any], plai
     assert ours == plain
 
 
+def test_invalid_utf8_keys_and_comments_both_ways(sops_env: dict[str, Any]) -> None:
+    """Bytes that are not UTF-8 in a key or a comment go into the AAD and the comment as they
+    are, as in sops (Go strings are bytes), instead of failing with a traceback."""
+    api = pytest.importorskip("pysops.api")
+    from pysops.keys.age import AgeRecipient
+
+    env = sops_env["env"]
+    plain = b"#caf\xe9\nK\xe9Y=v\xe9l\n"
+    options = api.EncryptOptions(key_groups=[[AgeRecipient(sops_env["recipient"])]])
+    ours = api.encrypt_bytes(plain, options, input_format="dotenv")
+    assert b"\xe9" not in ours.split(b"=")[1] and ours.startswith(b"#ENC[AES256_GCM,")
+    assert run_sops(["decrypt", "--input-type", "dotenv", "--output-type", "dotenv"], env, ours) == plain
+    theirs = run_sops(["encrypt", "--input-type", "dotenv", "--output-type", "dotenv", "--age",
+                       sops_env["recipient"]], env, plain)
+    for encrypted in (ours, theirs):
+        assert api.decrypt_bytes(encrypted, input_format="dotenv", options=api.DecryptOptions(env=env)) == plain
+
+
 # ------------------------------------------------------------------------------------------------
 # encrypt_text: the tree-less encryption api.encrypt_bytes uses for dotenv → dotenv
 
@@ -393,7 +418,9 @@ def _without_age_stanza(data: bytes) -> bytes:
     st.sampled_from(_SELECTIONS),
     st.booleans(),
 )
-# a comment the rule encrypts, then an entry: its comment stack holds the sealed comment
+# a comment the rule keeps in clear, then an entry: its comment stack holds the comment
+@example(["#note a", "B=1"], "\n", ("unencrypted_comment_regex", "note"), False)
+# an encrypted comment the rule would read back as clear: both ways refuse
 @example(["#ZZ", "B=1"], "\n", ("unencrypted_comment_regex", "[a-z]"), False)
 def test_text_path_writes_the_bytes_of_the_tree_path(
     lines: list[str], end: str, selection: tuple[str, str] | None, mac_only: bool
@@ -406,10 +433,21 @@ def test_text_path_writes_the_bytes_of_the_tree_path(
         key_groups=[[key_type("age").parse_recipient(_RECIPIENT)]], selection=selection, mac_only_encrypted=mac_only
     )
     now = GoTime(2026, 11, 22, 19, 4, 23)
-    fast = api.encrypt_bytes(data, options, input_format="dotenv", now=now, randbytes=_counter_rng())
-    doc = dotenv.parse(data)
-    meta = api.encrypt_document(doc, options, now=now, randbytes=_counter_rng())
-    assert _without_age_stanza(fast) == _without_age_stanza(dotenv.render(doc, meta.to_dict()))
+    def text_path() -> bytes:
+        return api.encrypt_bytes(data, options, input_format="dotenv", now=now, randbytes=_counter_rng())
+
+    def tree_path() -> bytes:
+        doc = dotenv.parse(data)
+        meta = api.encrypt_document(doc, options, now=now, randbytes=_counter_rng())
+        return dotenv.render(doc, meta.to_dict())
+
+    outcomes = []
+    for way in (text_path, tree_path):
+        try:
+            outcomes.append(_without_age_stanza(way()))
+        except PysopsError as exc:
+            outcomes.append((type(exc), exc.message))  # type: ignore[arg-type]
+    assert outcomes[0] == outcomes[1]
 
 
 def test_text_path_declines_what_parse_reports() -> None:

@@ -295,6 +295,26 @@ def test_comment_regex_modes(
     assert back.stdout.decode() == COMMENT_YAML
 
 
+@pytest.mark.parametrize("ext, text", [("yaml", "# db password\npass: hunter2\n"), ("env", "# db\nPASS=hunter2\n")])
+def test_comment_regex_matching_encrypted_comments_is_refused(
+    ext: str, text: str, tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
+) -> None:
+    """An unencrypted_comment_regex that matches the ENC[...] text of an encrypted comment
+    ("type" is in every one) would make that comment read back as a plain one: sops 3.11
+    refuses with exit 23, and so does pysops, writing nothing."""
+    plain = tmp_path / f"c.{ext}"
+    plain.write_text(text)
+    env = _env(clean_env, age_key)
+    s = run_sops(["--unencrypted-comment-regex", "type", "--age", age_key.recipient, "-e", str(plain)], env)
+    assert s.code == 23 and s.stdout == b""
+    out = tmp_path / "out"
+    flags = ["--age", age_key.recipient, "--unencrypted-comment-regex", "type", "--output", str(out)]
+    r = pysops(["encrypt", *flags, str(plain)], env)
+    assert r.code == 23 and r.stdout == b"" and not out.exists()
+    assert r.stderr.startswith("pysops: error: the encrypted form of a comment matches unencrypted_comment_regex")
+    assert "hunter2" not in r.stderr and plain.read_text() == text
+
+
 @pytest.mark.parametrize("fmt", ["yaml", "json", "dotenv"])
 def test_mac_only_encrypted(
     fmt: str, tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any

@@ -62,7 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = 85
     except BrokenPipeError:
         status = 1
-    sys.stdout.flush()
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError:
+        status = status or 1
     return status
 
 
@@ -97,8 +101,9 @@ def _exit(status: int) -> None:
     import atexit
 
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
     except (OSError, ValueError):
         sys.exit(status)
     handlers = getattr(atexit, "_ncallbacks", None)  # CPython's count of registered handlers

@@ -116,7 +116,7 @@ class ValueCipher:
         self.aead = AESGCM(key)
 
     def seal(self, plaintext: bytes, iv: bytes, aad: str, type_tag: str) -> str:
-        sealed = self.aead.encrypt(iv, plaintext, aad.encode("utf-8"))
+        sealed = self.aead.encrypt(iv, plaintext, aad.encode("utf-8", "surrogateescape"))
         return (
             f"ENC[AES256_GCM,data:{_b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
             f"iv:{_b2a(iv, newline=False).decode()},"
@@ -128,7 +128,9 @@ class ValueCipher:
         fields = _well_formed(text)
         data, iv, tag, kind = fields if fields is not None else EncryptedValue.parse(text)
         try:
-            plaintext = self.aead.decrypt(iv, data + tag, aad.encode("utf-8"))
+            plaintext = self.aead.decrypt(iv, data + tag, aad.encode("utf-8", "surrogateescape"))
+        except ValueError:  # cryptography takes 8- to 128-byte IVs; sops writes 32
+            raise DecryptionFailed(f"malformed encrypted value (a {len(iv)}-byte IV)") from None
         except Exception as exc:
             if not _is_invalid_tag(exc):
                 raise
@@ -142,7 +144,7 @@ class ValueCipher:
         return self.seal(to_plaintext(value), iv, aad, type_name(value))
 
     def encrypt_comment(self, text: str, aad: str, iv: bytes) -> str:
-        return self.seal(text.encode("utf-8"), iv, aad, "comment")
+        return self.seal(text.encode("utf-8", "surrogateescape"), iv, aad, "comment")
 
     def decrypt_value(self, text: str, aad: str) -> tuple[Value, bytes]:
         """Decrypt an ENC string; returns the typed value (comments: their text) and the IV used."""

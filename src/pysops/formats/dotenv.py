@@ -89,6 +89,8 @@ class _State:
     def by_item(self, text: str) -> dict[int, tuple[_Line, int]]:
         """id(tree item) -> (its line's record, end of the text the line owns)."""
         lines = self.records()
+        if not lines:
+            return {}
         ends = [line[1] for line in lines[1:]]
         ends.append(self.length)
         return {
@@ -179,7 +181,7 @@ def encrypt_text(
     (a 20,000-line file in two thirds of the time: no objects per line to allocate, walk and
     splice). The walk is ``parse`` + ``api.encrypt_tree`` + ``render``'s, so the bytes are the
     same: values and comments in line order, an entry's path ``(KEY,)`` and AAD ``KEY:``, a
-    comment's AAD ``:``, the comments since the previous entry (as they stand once sealed) as
+    comment's AAD ``:``, the comments since the previous entry (as written) as
     the entry's comment stack; sealed values replace the text after ``=``, comments the text
     after ``#``, and the metadata lines follow. ``metadata`` is called once every value went
     through ``seal_value``. None for a file this path does not take (a line without ``=``, a
@@ -197,7 +199,7 @@ def encrypt_text(
             sealed_comment = seal_comment(":", comment)
             if sealed_comment is not comment:
                 lines[index] = "#" + sealed_comment.replace("\n", "\n#")
-            pending.append(sealed_comment)
+            pending.append(comment)
             continue
         key, equals, raw = line.partition("=")
         if not equals:
