@@ -59,9 +59,8 @@ def with_repeatable_recipient_flags(fn: Callable[..., Any]) -> Callable[..., Any
 
 
 def _write(file: str, data: bytes, opened: Any, in_place: bool) -> None:
-    import sys
 
-    from pysops.cli.inputs import pick_format
+    from pysops.cli.inputs import pick_format, write_stdout
     from pysops.cli.mutate import encrypted_with_metadata, store_options_for, write_back
 
     fmt = pick_format(None, file)
@@ -69,8 +68,7 @@ def _write(file: str, data: bytes, opened: Any, in_place: bool) -> None:
     if in_place:
         write_back(file, data, result)
     else:
-        sys.stdout.buffer.write(result)
-        sys.stdout.buffer.flush()
+        write_stdout(result)
 
 
 def _open(file: str) -> tuple[bytes, Any]:

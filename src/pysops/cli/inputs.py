@@ -70,17 +70,23 @@ def write_output(data: bytes, *, in_place: bool, output: str | None, inp: Input,
         assert target is not None
         write_atomic(target, data, private=private)
     else:
-        from pysops.errors import GenericError
+        write_stdout(data)
 
-        if sys.stdout is None:
-            raise GenericError("cannot write the output: standard output is closed", hint="use --output FILE")
-        try:
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:  # like sops: "write /dev/stdout: no space left on device", exit 1
-            raise GenericError(f"cannot write to standard output: {exc.strerror}") from None
+
+def write_stdout(data: bytes) -> None:
+    """Write a command's output to standard output; a closed or full one is a GenericError (exit
+    1, like sops on a full device), a closed pipe stays BrokenPipeError (``main`` handles it)."""
+    from pysops.errors import GenericError
+
+    if sys.stdout is None:
+        raise GenericError("cannot write the output: standard output is closed", hint="use --output FILE")
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise GenericError(f"cannot write to standard output: {exc.strerror}") from None
 
 
 def load_config(name: str | None, config_flag: str | None) -> Any:
