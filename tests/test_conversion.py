@@ -8,19 +8,24 @@ from typing import Any
 
 import pytest
 from tests.conftest import AgeKey, run_sops
+from tests.helpers import age_env
 
 YAML = b"a: 1\nb: [x, 2.5, true]\nc:\n  d: text\nn: null\n"
 
 
+def _encrypt(pysops: Any, plain: Path, data: bytes, out: str, age_key: AgeKey, env: dict[str, str]) -> Path:
+    """``data`` written to ``plain``, encrypted by the CLI for ``age_key`` into ``out`` beside it."""
+    plain.write_bytes(data)
+    r = pysops(["encrypt", "--age", age_key.recipient, str(plain)], env)
+    assert r.code == 0, r.stderr
+    path = plain.parent / out
+    path.write_bytes(r.stdout)
+    return path
+
+
 @pytest.fixture
 def enc_yaml(tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any) -> tuple[Path, dict[str, str]]:
-    plain = tmp_path / "s.yaml"
-    plain.write_bytes(YAML)
-    r = pysops(["encrypt", "--age", age_key.recipient, str(plain)], clean_env)
-    assert r.code == 0, r.stderr
-    path = tmp_path / "e.yaml"
-    path.write_bytes(r.stdout)
-    return path, {**clean_env, "SOPS_AGE_KEY": age_key.identity}
+    return _encrypt(pysops, tmp_path / "s.yaml", YAML, "e.yaml", age_key, clean_env), age_env(clean_env, age_key)
 
 
 def test_yaml_to_json_matches_sops(enc_yaml: tuple[Path, dict[str, str]], pysops: Any) -> None:
@@ -33,12 +38,8 @@ def test_yaml_to_json_matches_sops(enc_yaml: tuple[Path, dict[str, str]], pysops
 
 
 def test_json_to_yaml(tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
-    plain = tmp_path / "s.json"
-    plain.write_text('{"a": 1, "b": ["x", {"c": "y"}]}\n')
-    env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
-    enc = pysops(["encrypt", "--age", age_key.recipient, str(plain)], env)
-    path = tmp_path / "e.json"
-    path.write_bytes(enc.stdout)
+    env = age_env(clean_env, age_key)
+    path = _encrypt(pysops, tmp_path / "s.json", b'{"a": 1, "b": ["x", {"c": "y"}]}\n', "e.json", age_key, env)
     ours = pysops(["decrypt", "--output-type", "yaml", str(path)], env)
     theirs = run_sops(["decrypt", "--output-type", "yaml", str(path)], env)
     assert ours.code == 0, ours.stderr
@@ -65,11 +66,8 @@ def test_dotenv_values_are_unquoted_when_they_leave_dotenv(
     tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     plain = tmp_path / "s.env"
-    plain.write_text('A="quoted value"\nB=\'single\'\nC=plain\n')
-    env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
-    enc = pysops(["encrypt", "--age", age_key.recipient, str(plain)], env)
-    path = tmp_path / "e.env"
-    path.write_bytes(enc.stdout)
+    env = age_env(clean_env, age_key)
+    path = _encrypt(pysops, plain, b'A="quoted value"\nB=\'single\'\nC=plain\n', "e.env", age_key, env)
     ours = pysops(["decrypt", "--output-type", "json", str(path)], env)
     assert json.loads(ours.stdout) == {"A": "quoted value", "B": "single", "C": "plain"}
     # dotenv -> dotenv keeps the text verbatim, as sops does
@@ -100,11 +98,8 @@ def test_stores_indent_from_config(enc_yaml: tuple[Path, dict[str, str]], pysops
 def test_binary_round_trip_and_to_yaml(tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey,
                                        pysops: Any) -> None:
     plain = tmp_path / "blob.bin"
-    plain.write_bytes(b"\x00\x01binary\xff")
-    env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
-    enc = pysops(["encrypt", "--age", age_key.recipient, str(plain)], env)
-    path = tmp_path / "blob.enc"
-    path.write_bytes(enc.stdout)
-    assert json.loads(enc.stdout)["data"].startswith("ENC[")
+    env = age_env(clean_env, age_key)
+    path = _encrypt(pysops, plain, b"\x00\x01binary\xff", "blob.enc", age_key, env)
+    assert json.loads(path.read_bytes())["data"].startswith("ENC[")
     assert pysops(["decrypt", str(path)], env).stdout == plain.read_bytes()
     assert run_sops(["decrypt", str(path)], env).stdout == plain.read_bytes()

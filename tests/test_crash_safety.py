@@ -22,24 +22,12 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import AgeKey, run_sops
+from tests.helpers import age_decrypt, age_encrypt_file, age_env, age_options
 
-from pysops import api, edit
+from pysops import edit
 from pysops.errors import Interrupted
-from pysops.keys import KeyContext, key_type
 
 PYTHON = sys.executable
-
-
-def _encrypt(path: Path, plain: bytes, key: AgeKey) -> bytes:
-    opts = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(key.recipient)]])
-    data = api.encrypt_bytes(plain, opts, input_format="yaml")
-    path.write_bytes(data)
-    return data
-
-
-def _decrypt(data: bytes, key: AgeKey) -> bytes:
-    ctx = api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": key.identity, "HOME": "/nonexistent"}))
-    return api.decrypt_bytes(data, input_format="yaml", options=ctx)
 
 
 def _waiting_editor(tmp_path: Path, name: str, change: str = "") -> tuple[str, Path, Path]:
@@ -86,7 +74,7 @@ def _gone(pid: int) -> bool:
 
 @pytest.fixture
 def env(clean_env: dict[str, str], age_key: AgeKey) -> dict[str, str]:
-    return {**clean_env, "SOPS_AGE_KEY": age_key.identity}
+    return age_env(clean_env, age_key)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
@@ -94,7 +82,7 @@ def test_signal_during_editor_cleans_up(
     sig: signal.Signals, tmp_path: Path, env: dict[str, str], age_key: AgeKey
 ) -> None:
     f = tmp_path / "s.yaml"
-    before = _encrypt(f, b"a: one\n", age_key)
+    before = age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     script, ready, _ = _waiting_editor(tmp_path, "ed", 'sed -i "s/one/ONE/" "$1"')
     proc = _start_edit(f, env, script)
     temp, editor_pid = _wait_for(ready, proc)
@@ -115,7 +103,7 @@ def test_sigkill_leaves_the_directory_and_the_next_edit_removes_it(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey
 ) -> None:
     f = tmp_path / "s.yaml"
-    before = _encrypt(f, b"a: one\n", age_key)
+    before = age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     script, ready, go = _waiting_editor(tmp_path, "ed", 'sed -i "s/one/ONE/" "$1"')
     proc = _start_edit(f, env, script)
     temp, _ = _wait_for(ready, proc)
@@ -141,7 +129,7 @@ def test_sigkill_leaves_the_directory_and_the_next_edit_removes_it(
 
 def test_concurrent_edits_second_fails_first_wins(tmp_path: Path, env: dict[str, str], age_key: AgeKey) -> None:
     f = tmp_path / "s.yaml"
-    _encrypt(f, b"a: one\n", age_key)
+    age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     script, ready, go = _waiting_editor(tmp_path, "first", 'sed -i "s/one/FIRST/" "$1"')
     first = _start_edit(f, env, script)
     _wait_for(ready, first)
@@ -160,12 +148,12 @@ def test_concurrent_edits_second_fails_first_wins(tmp_path: Path, env: dict[str,
     assert not (tmp_path / "second-ran").exists()
     go.touch()
     assert first.wait(timeout=15) == 0
-    assert _decrypt(f.read_bytes(), age_key) == b"a: FIRST\n"
+    assert age_decrypt(f.read_bytes(), "yaml", age_key) == b"a: FIRST\n"
 
 
 def test_sops_write_during_edit_is_not_overwritten(tmp_path: Path, env: dict[str, str], age_key: AgeKey) -> None:
     f = tmp_path / "s.yaml"
-    _encrypt(f, b"a: one\n", age_key)
+    age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     script, ready, go = _waiting_editor(tmp_path, "ed", 'sed -i "s/one/OURS/" "$1"')
     proc = _start_edit(f, env, script)
     temp, _ = _wait_for(ready, proc)
@@ -174,7 +162,7 @@ def test_sops_write_during_edit_is_not_overwritten(tmp_path: Path, env: dict[str
     go.touch()
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 3 and "changed on disk while the editor was open" in err.decode()
-    assert f.read_bytes() == theirs and _decrypt(theirs, age_key) == b"a: SOPS\n"
+    assert f.read_bytes() == theirs and age_decrypt(theirs, "yaml", age_key) == b"a: SOPS\n"
     assert not Path(temp).parent.exists()
 
 
@@ -185,7 +173,7 @@ def _limit_file_size(limit: int) -> None:
 
 def test_full_disk_during_edit_keeps_the_original(tmp_path: Path, env: dict[str, str], age_key: AgeKey) -> None:
     f = tmp_path / "s.yaml"
-    before = _encrypt(f, b"a: one\n", age_key)
+    before = age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     log = tmp_path / "ed.log"
     script = tmp_path / "ed.sh"
     script.write_text(f'#!/bin/sh\necho "$1" > {log}\necho "big: {"x" * 300}" >> "$1"\n')
@@ -251,8 +239,8 @@ def test_signal_during_the_final_write_is_deferred(tmp_path: Path, age_key: AgeK
     from pysops import atomic
 
     f = tmp_path / "s.yaml"
-    _encrypt(f, b"a: one\n", age_key)
-    options = api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": age_key.identity, "HOME": "/nonexistent"}))
+    age_encrypt_file(f, b"a: one\n", age_key, "yaml")
+    options = age_options(age_key)
     real_write = atomic.write_atomic
 
     def write_and_get_signalled(path: str, data: bytes, *, private: bool = False) -> None:
@@ -269,5 +257,5 @@ def test_signal_during_the_final_write_is_deferred(tmp_path: Path, age_key: AgeK
             edit.edit_file(f, input_format="yaml", options=options, editor=change, env={"EDITOR": "x"})
     assert str(info.value) == f"interrupted by SIGTERM: {f} was written and the temporary plaintext was removed"
     assert info.value.exit_code == 143
-    assert _decrypt(f.read_bytes(), age_key) == b"a: two\n"
+    assert age_decrypt(f.read_bytes(), "yaml", age_key) == b"a: two\n"
     assert signal.getsignal(signal.SIGTERM) == before  # handlers restored

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 from tests.conftest import new_age_key
+from tests.helpers import age_options
 
 from pysops import api
 from pysops.document import Scalar
-from pysops.keys import KeyContext, key_type
+from pysops.keys import key_type
 from pysops.values import GoTime
 
 KEY = new_age_key()
-CTX = api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": KEY.identity, "HOME": "/nonexistent"}))
+CTX = age_options(KEY)
 OPTS = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(KEY.recipient)]])
 
 SAMPLES = {

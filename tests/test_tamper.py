@@ -108,7 +108,9 @@ def test_limitation_int_to_float_type_tag_is_invisible(encrypted: tuple[Path, di
     r = pysops(["decrypt", str(path)], env)
     assert r.code == 0
     assert json.loads(r.stdout)["port"] == 5432
-    assert run_sops(["decrypt", str(path)], env).code == 0
+    sops = run_sops(["decrypt", str(path)], env)
+    assert sops.code == 0, sops.stderr
+    assert json.loads(sops.stdout)["port"] == 5432
 
 
 def test_limitation_renamed_unencrypted_key_is_invisible(

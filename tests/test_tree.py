@@ -9,16 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import new_age_key
+from tests.helpers import age_options
 
 from pysops import api, tree
 from pysops.document import Comment, Mapping, Scalar, Sequence, to_python
 from pysops.errors import InvalidSetFormat
 from pysops.formats import get_store
-from pysops.keys import KeyContext, key_type
+from pysops.keys import key_type
 from pysops.values import GoTime
 
 KEY = new_age_key()
-CTX = api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": KEY.identity, "HOME": "/nonexistent"}))
+CTX = age_options(KEY)
 OPTS = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(KEY.recipient)]])
 
 

@@ -12,15 +12,14 @@ from pysops._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 
 class LazyPattern:
-    __slots__ = ("_source", "_flags", "_compiled")
+    __slots__ = ("_source", "_compiled")
 
-    def __init__(self, source: str, flags: int = 0) -> None:
+    def __init__(self, source: str) -> None:
         self._source = source
-        self._flags = flags
         self._compiled: re.Pattern[str] | None = None
 
     @property
@@ -28,7 +27,7 @@ class LazyPattern:
         if self._compiled is None:
             import re
 
-            self._compiled = re.compile(self._source, self._flags)
+            self._compiled = re.compile(self._source)
         return self._compiled
 
     @property
@@ -46,9 +45,6 @@ class LazyPattern:
 
     def findall(self, text: str) -> list[str]:
         return self.compiled.findall(text)
-
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return self.compiled.finditer(text)
 
     def sub(self, replacement: str | Callable[[re.Match[str]], str], text: str) -> str:
         return self.compiled.sub(replacement, text)

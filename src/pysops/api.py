@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from binascii import b2a_base64 as b2a
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain
 
@@ -18,7 +17,7 @@ from pysops import policy
 from pysops._lazyre import LazyPattern
 from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.crypto import shamir
-from pysops.crypto.cipher import IV_SIZE, TAG_SIZE, ValueCipher, is_encrypted
+from pysops.crypto.cipher import IV_SIZE, ValueCipher, is_encrypted
 from pysops.crypto.mac import encrypt_mac, mac_hash, mac_hex, verify_mac
 from pysops.crypto.stash import IVStash
 from pysops.document import Comment, Document, Entry, Node, Scalar
@@ -200,8 +199,7 @@ class _Sealer:
 
     ``value`` is the cost of encrypting a large file, so it is a closure over locals rather than
     a method reading attributes, and written flat: IVs sliced from blocks drawn 256 at a time,
-    one selection closure, str (the common type) handled inline and the sealing
-    (``ValueCipher.seal``) inlined."""
+    one selection closure, str (the common type) handled inline."""
 
     __slots__ = ("value", "comment", "_mac")
 
@@ -215,7 +213,7 @@ class _Sealer:
         stash: IVStash | None,
     ) -> None:
         cipher = ValueCipher(data_key)
-        encrypt = cipher.aead.encrypt
+        seal = cipher.seal
         decide = policy.selector(selection)
         self._mac = mac_hash(mac_only_encrypted)
         add_mac = self._mac.update
@@ -241,13 +239,7 @@ class _Sealer:
             add_mac(plaintext)
             if value == "":
                 return value
-            iv = next(ivs) if stash is None else stash.get(aad, value) or next(ivs)
-            sealed = encrypt(iv, plaintext, aad.encode("utf-8", "surrogateescape"))
-            return (
-                f"ENC[AES256_GCM,data:{b2a(sealed[:-TAG_SIZE], newline=False).decode()},"
-                f"iv:{b2a(iv, newline=False).decode()},"
-                f"tag:{b2a(sealed[-TAG_SIZE:], newline=False).decode()},type:{tag}]"
-            )
+            return seal(plaintext, next(ivs) if stash is None else stash.get(aad, value) or next(ivs), aad, tag)
 
         def comment(aad: str, text: str) -> str:
             """What to store for a comment: its ENC string when comments are encrypted, else itself."""
@@ -571,7 +563,7 @@ def encrypt_bytes(
     if encrypt_text is not None and (output_format or input_format) == input_format:
         # The store encrypts its own text without building the tree (same bytes, a fraction of
         # the time); it declines (None) what only ``parse`` reports properly.
-        sealer, finish = _new_encryption(options, binary=False, now=now, randbytes=randbytes)
+        sealer, finish = _new_encryption(options, binary=input_format == "binary", now=now, randbytes=randbytes)
         result: bytes | None = encrypt_text(data, sealer.value, sealer.comment, lambda: finish().to_dict())
         if result is not None:
             return result

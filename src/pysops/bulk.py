@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pysops.api import DecryptOptions, EncryptOptions
+    from pysops.document import Document
     from pysops.metadata import Metadata
 
 #: Extensions ``recursive`` looks for (the binary store would accept any file at all).
@@ -267,6 +268,36 @@ def _format_of(path: str, explicit: str | None) -> str:
     return explicit or format_for_path(path)
 
 
+def _run(
+    jobs: Iterable[Job],
+    input_format: str | None,
+    *,
+    encrypted: bool,
+    skip_note: str,
+    convert: Callable[[Job, Document, str], None],
+) -> Iterator[FileOutcome]:
+    """Parse each job's file and ``convert(job, doc, input format)`` it. A file found in a
+    directory is skipped when it is a symbolic link, or unless its having a ``sops`` block
+    is ``encrypted`` (``skip_note`` says why)."""
+    from pysops.formats import get_store
+
+    for job in jobs:
+        if not job.explicit and _is_symlink(job.source):
+            yield _skip(job, "a symbolic link")
+            continue
+        try:
+            in_fmt = _format_of(job.source, input_format)
+            doc = get_store(in_fmt).parse(read_file(job.source))
+            if (doc.metadata is not None) != encrypted and not job.explicit:
+                yield _skip(job, skip_note)
+                continue
+            convert(job, doc, in_fmt)
+        except PysopsError as exc:
+            yield FileOutcome(job, "failed", error=exc)
+            continue
+        yield FileOutcome(job, "done")
+
+
 def decrypt_files(
     jobs: Iterable[Job],
     *,
@@ -279,7 +310,6 @@ def decrypt_files(
     """Decrypt each job's file (MAC checked unless ``options.ignore_mac``) and write the
     plaintext; formats default to each file's extension."""
     from pysops import api
-    from pysops.formats import get_store
     from pysops.keys import KeyContext
 
     options = options or api.DecryptOptions()
@@ -290,23 +320,13 @@ def decrypt_files(
         context=options.context or KeyContext(dict(options.env if options.env is not None else os.environ)),
         key_cache=cache if cache is not None else DataKeyCache(),
     )
-    for job in jobs:
-        if not job.explicit and _is_symlink(job.source):
-            yield _skip(job, "a symbolic link")
-            continue
-        try:
-            in_fmt = _format_of(job.source, input_format)
-            doc = get_store(in_fmt).parse(read_file(job.source))
-            if doc.metadata is None and not job.explicit:
-                yield _skip(job, "not encrypted (no sops metadata)")
-                continue
-            api.decrypt_document(doc, options)
-            out_fmt = output_format or in_fmt
-            _write(job, api.render(doc, out_fmt, None, store_options_for(job.source, out_fmt)), private=True)
-        except PysopsError as exc:
-            yield FileOutcome(job, "failed", error=exc)
-            continue
-        yield FileOutcome(job, "done")
+
+    def convert(job: Job, doc: Document, in_fmt: str) -> None:
+        api.decrypt_document(doc, options)
+        out_fmt = output_format or in_fmt
+        _write(job, api.render(doc, out_fmt, None, store_options_for(job.source, out_fmt)), private=True)
+
+    yield from _run(jobs, input_format, encrypted=True, skip_note="not encrypted (no sops metadata)", convert=convert)
 
 
 def encrypt_files(
@@ -322,21 +342,10 @@ def encrypt_files(
     from pysops import api
     from pysops.formats import get_store
 
-    for job in jobs:
-        if not job.explicit and _is_symlink(job.source):
-            yield _skip(job, "a symbolic link")
-            continue
-        try:
-            in_fmt = _format_of(job.source, input_format)
-            doc = get_store(in_fmt).parse(read_file(job.source))
-            if doc.metadata is not None and not job.explicit:
-                yield _skip(job, "already encrypted")
-                continue
-            meta = api.encrypt_document(doc, options_for(job.source))
-            out_fmt = output_format or in_fmt
-            out = get_store(out_fmt).render(doc, meta.to_dict(), store_options_for(job.source, out_fmt))
-            _write(job, out, private=False)
-        except PysopsError as exc:
-            yield FileOutcome(job, "failed", error=exc)
-            continue
-        yield FileOutcome(job, "done")
+    def convert(job: Job, doc: Document, in_fmt: str) -> None:
+        meta = api.encrypt_document(doc, options_for(job.source))
+        out_fmt = output_format or in_fmt
+        out = get_store(out_fmt).render(doc, meta.to_dict(), store_options_for(job.source, out_fmt))
+        _write(job, out, private=False)
+
+    yield from _run(jobs, input_format, encrypted=False, skip_note="already encrypted", convert=convert)

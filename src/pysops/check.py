@@ -388,12 +388,14 @@ def check_file(
     if doc is not None and doc.metadata is not None:
         runner: Callable[[], None] | None = None
         if decrypt:
+            parsed = doc
 
             def runner() -> None:
+                # the last use of the parsed document: decrypting it in place costs no re-parse
                 from pysops import api
 
                 order = api.parse_decryption_order((env or os.environ).get("SOPS_DECRYPTION_ORDER"))
-                api.decrypt_bytes(data, input_format=fmt, options=api.DecryptOptions(decryption_order=order))
+                api.decrypt_document(parsed, api.DecryptOptions(decryption_order=order))
 
         return check_sops_file(path, doc, target, decrypt=runner)
     if target.managed:

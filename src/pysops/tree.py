@@ -126,22 +126,10 @@ def lookup(root: Mapping, path: SequenceABC[PathPart]) -> Node | None:
     """The node at ``path``, or None when the path does not lead anywhere."""
     node: Node = root
     for part in path:
-        if isinstance(node, Mapping) and isinstance(part, str):
-            found = _entry_position(node, part)
-            if found is None:
-                return None
-            item = node.items[found]
-            assert isinstance(item, Entry)
-            node = item.value
-        elif isinstance(node, Sequence) and isinstance(part, int):
-            elements = _elements(node)
-            if part >= len(elements):
-                return None
-            element = node.items[elements[part]]
-            assert not isinstance(element, Comment)
-            node = element
-        else:
+        found = _child(node, part)
+        if found is None:
             return None
+        node = found[1]
     return node
 
 
@@ -151,57 +139,72 @@ def set_path(root: Mapping, path: SequenceABC[PathPart], value: Node) -> Change:
         raise InvalidSetFormat("Invalid set index format", hint="""give a path like '["key"]' or '["list"][0]'""")
     node: Container = root
     for depth, part in enumerate(path):
-        last = depth == len(path) - 1
         here = tuple(path[:depth])
+        rest = path[depth + 1 :]
         if isinstance(node, Mapping):
             if not isinstance(part, str):
                 raise InvalidSetFormat(
                     f"cannot use the list index [{part}] on the mapping at {_describe(here)}",
                     hint="""quote mapping keys: '["key"]'""",
                 )
-            position = _entry_position(node, part)
-            if position is None:
-                node.items.append(Entry(part, _build(path[depth + 1 :], value)))
+            found = _child(node, part)
+            if found is None:
+                node.items.append(Entry(part, _build(rest, value)))
                 return Change("add", node, len(node.items) - 1, here, new=node.items[-1].value)  # type: ignore[union-attr]
-            entry = node.items[position]
-            assert isinstance(entry, Entry)
-            child = entry.value
-            if last:
-                if isinstance(child, Scalar) and isinstance(value, Scalar):
-                    child.set(value.value)
-                    return Change("value", node, position, here, old=child, new=child)
-                entry.value = value
-                return Change("replace", node, position, here, old=child, new=value)
-            if not _fits(child, path[depth + 1]):
-                _check_replaceable(child, path[: depth + 1], path[depth + 1])
-                entry.value = _build(path[depth + 1 :], value)
-                return Change("replace", node, position, here, old=child, new=entry.value)
-            node = child  # type: ignore[assignment]
         else:
             if not isinstance(part, int):
                 raise InvalidSetFormat(
                     f'cannot use the key ["{part}"] on the list at {_describe(here)}',
                     hint="index lists with numbers: [0]",
                 )
-            elements = _elements(node)
-            if part >= len(elements):
-                node.items.append(_build(path[depth + 1 :], value))
+            found = _child(node, part)
+            if found is None:
+                node.items.append(_build(rest, value))
                 return Change("add", node, len(node.items) - 1, here, new=node.items[-1])  # type: ignore[arg-type]
-            position = elements[part]
-            child = node.items[position]  # type: ignore[assignment]
-            assert not isinstance(child, Comment)
-            if last:
-                if isinstance(child, Scalar) and isinstance(value, Scalar):
-                    child.set(value.value)
-                    return Change("value", node, position, here, old=child, new=child)
-                node.items[position] = value
-                return Change("replace", node, position, here, old=child, new=value)
-            if not _fits(child, path[depth + 1]):
-                _check_replaceable(child, path[: depth + 1], path[depth + 1])
-                node.items[position] = _build(path[depth + 1 :], value)
-                return Change("replace", node, position, here, old=child, new=node.items[position])  # type: ignore[arg-type]
-            node = child  # type: ignore[assignment]
+        position, child = found
+        if not rest:
+            if isinstance(child, Scalar) and isinstance(value, Scalar):
+                child.set(value.value)
+                return Change("value", node, position, here, old=child, new=child)
+            _put(node, position, value)
+            return Change("replace", node, position, here, old=child, new=value)
+        if not _fits(child, rest[0]):
+            _check_replaceable(child, path[: depth + 1], rest[0])
+            built = _build(rest, value)
+            _put(node, position, built)
+            return Change("replace", node, position, here, old=child, new=built)
+        node = child  # type: ignore[assignment]
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _child(node: Node, part: PathPart) -> tuple[int, Node] | None:
+    """Where in ``node.items`` the entry ``part`` of a mapping (or the element ``part`` of a
+    list) is, and its value; None when there is none, or ``part`` is the other kind of index."""
+    if isinstance(node, Mapping) and isinstance(part, str):
+        position = _entry_position(node, part)
+        if position is None:
+            return None
+        entry = node.items[position]
+        assert isinstance(entry, Entry)
+        return position, entry.value
+    if isinstance(node, Sequence) and isinstance(part, int):
+        elements = _elements(node)
+        if part >= len(elements):
+            return None
+        element = node.items[elements[part]]
+        assert not isinstance(element, Comment)
+        return elements[part], element
+    return None
+
+
+def _put(node: Container, position: int, value: Node) -> None:
+    """Replace the value of the entry (or the element) at ``position`` of ``node.items``."""
+    item = node.items[position]
+    if isinstance(node, Mapping):
+        assert isinstance(item, Entry)
+        item.value = value
+    else:
+        node.items[position] = value
 
 
 def _check_replaceable(node: Node, path: SequenceABC[PathPart], next_part: PathPart) -> None:
@@ -226,35 +229,26 @@ def unset_path(root: Mapping, path: SequenceABC[PathPart]) -> Change:
         raise InvalidSetFormat("Invalid unset index format", hint="""give a path like '["key"]' or '["list"][0]'""")
     node: Node = root
     for depth, part in enumerate(path):
-        last = depth == len(path) - 1
         here = tuple(path[:depth])
         if isinstance(node, Mapping):
             if not isinstance(part, str):
                 raise PathNotFound(f"cannot use the list index [{part}] on the mapping at {_describe(here)}")
-            position = _entry_position(node, part)
-            if position is None:
+            found = _child(node, part)
+            if found is None:
                 raise PathNotFound(f"Key not found: {part}")
-            entry = node.items[position]
-            assert isinstance(entry, Entry)
-            if last:
-                del node.items[position]
-                return Change("remove", node, position, here, old=entry.value)
-            node = entry.value
         elif isinstance(node, Sequence):
             if not isinstance(part, int):
                 raise PathNotFound(f'cannot use the key ["{part}"] on the list at {_describe(here)}')
-            elements = _elements(node)
-            if part >= len(elements):
+            found = _child(node, part)
+            if found is None:
                 raise PathNotFound(f"Index {part} out of bounds")
-            position = elements[part]
-            element = node.items[position]
-            assert not isinstance(element, Comment)
-            if last:
-                del node.items[position]
-                return Change("remove", node, position, here, old=element)
-            node = element
         else:
             raise PathNotFound(f"Key not found: {part} ({_describe(here)} is not a mapping or a list)")
+        position, child = found
+        if depth == len(path) - 1:
+            del node.items[position]
+            return Change("remove", node, position, here, old=child)
+        node = child
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import AgeKey
-
-from pysops import api
-from pysops.keys import key_type
+from tests.helpers import age_encrypt_file
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,9 +85,7 @@ def test_plaintext_commit_refused_encrypted_passes(repo: tuple[Path, dict[str, s
     assert "Zx8Qp2Lm9Rt4Vw7Ks3Nb" not in refused.stdout + refused.stderr
     assert run(root, env, "git", "rev-list", "--count", "HEAD").stdout == "1\n"
 
-    options = api.EncryptOptions([[key_type("age").parse_recipient(age_key.recipient)]])
-    plain = (root / "secrets" / "db.yaml").read_bytes()
-    (root / "secrets" / "db.yaml").write_bytes(api.encrypt_bytes(plain, options, input_format="yaml"))
+    age_encrypt_file(root / "secrets" / "db.yaml", (root / "secrets" / "db.yaml").read_bytes(), age_key)
     run(root, env, "git", "add", "secrets/db.yaml")
     run(root, env, "git", "commit", "-q", "-m", "encrypted")
     assert run(root, env, "git", "rev-list", "--count", "HEAD").stdout == "2\n"

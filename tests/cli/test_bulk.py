@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from tests.conftest import AgeKey, new_age_key, run_sops
+from tests.helpers import age_encrypt
 
 from pysops import api, bulk
 from pysops.errors import ConflictingParameters
-from pysops.keys.age import AgeRecipient
+from pysops.formats import format_for_path
 
 #: In sops's own layout, so both tools decrypt them to the same bytes.
 PLAIN = {
@@ -22,11 +23,6 @@ PLAIN = {
     "b.json": '{\n\t"token": "abc",\n\t"n": 1.5,\n\t"list": [\n\t\ttrue,\n\t\tnull\n\t]\n}\n',
     "c.env": 'API_KEY=xyz\nQUOTED="a b"\n',
 }
-
-
-@pytest.fixture
-def env(clean_env: dict[str, str], age_key: AgeKey) -> dict[str, str]:
-    return {**clean_env, "SOPS_AGE_KEY": age_key.identity}
 
 
 def _write_tree(root: Path, files: dict[str, str]) -> None:
@@ -41,9 +37,7 @@ def _mode(path: Path) -> int:
 
 
 def _encrypted(text: str, name: str, recipient: str) -> bytes:
-    fmt = {"yaml": "yaml", "json": "json", "env": "dotenv"}[name.rsplit(".", 1)[1]]
-    options = api.EncryptOptions([[AgeRecipient(recipient)]])
-    return api.encrypt_bytes(text.encode(), options, input_format=fmt)
+    return age_encrypt(text.encode(), format_for_path(name), recipient)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from tests.conftest import AgeKey, new_age_key, run_sops
+from tests.helpers import age_decrypt, age_encrypt_file, age_options
 
-from pysops import api, edit
+from pysops import edit
 from pysops.errors import FileBusy, FileHasNotBeenModified, ParseError
-from pysops.keys import KeyContext, key_type
 
 SAMPLES = {
     "yaml": ("s.yaml", b"# top\na: one\nb: two  # inline\nl: [x, y, x]\nn:\n  deep: 3\n"),
@@ -36,27 +36,10 @@ def seen_paths(tmp_path: Path, name: str = "ed") -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-def encrypt_file(path: Path, plain: bytes, key: AgeKey, fmt: str) -> bytes:
-    opts = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(key.recipient)]])
-    data = api.encrypt_bytes(plain, opts, input_format=fmt)
-    path.write_bytes(data)
-    return data
-
-
 def changed_lines(before: bytes, after: bytes) -> list[str]:
     a, b = before.decode().splitlines(), after.decode().splitlines()
     assert len(a) == len(b), (before.decode(), after.decode())
     return [y for x, y in zip(a, b, strict=True) if x != y]
-
-
-def decrypt(data: bytes, fmt: str, key: AgeKey) -> bytes:
-    ctx = api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": key.identity, "HOME": "/nonexistent"}))
-    return api.decrypt_bytes(data, input_format=fmt, options=ctx)
-
-
-@pytest.fixture
-def env(clean_env: dict[str, str], age_key: AgeKey) -> dict[str, str]:
-    return {**clean_env, "SOPS_AGE_KEY": age_key.identity}
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,7 +52,7 @@ def test_one_changed_value_changes_one_line(
 ) -> None:
     name, plain = SAMPLES[fmt]
     f = tmp_path / name
-    before = encrypt_file(f, plain, age_key, fmt)
+    before = age_encrypt_file(f, plain, age_key, fmt)
     f.chmod(0o640)
     ed = editor(tmp_path, 'grep -q "two" "$F" || exit 9\nsed -i "s/two/TWO/" "$F"')
     r = pysops(["edit", str(f)], {**env, "EDITOR": ed})
@@ -79,7 +62,7 @@ def test_one_changed_value_changes_one_line(
     # the value's line, the mac, and lastmodified unless the clock is still in the same second
     assert len(changed) in (2, 3) and re.match(r"(b|B) *= *ENC\[|\s*\"?b\"?: \"?ENC\[", changed[0]), changed
     assert re.search(r"mac", changed[-1]) and all(re.search(r"lastmodified|mac", c) for c in changed[1:]), changed
-    assert decrypt(after, fmt, age_key) == plain.replace(b"two", b"TWO")
+    assert age_decrypt(after, fmt, age_key) == plain.replace(b"two", b"TWO")
     assert stat.S_IMODE(f.stat().st_mode) == 0o640
     # the temporary plaintext: private, named like the file, gone afterwards
     (temp,) = seen_paths(tmp_path)
@@ -93,7 +76,7 @@ def test_temp_file_is_private_and_shows_the_plaintext(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     f = tmp_path / "s.yaml"
-    encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
+    age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     ed = editor(tmp_path, f'stat -c "%a" "$(dirname "$F")" "$F" > {tmp_path}/modes\ncat "$F" > {tmp_path}/shown')
     r = pysops(["edit", str(f)], {**env, "EDITOR": ed})
     assert (r.code, r.stderr) == (200, "pysops: error: File has not changed, exiting.\n")
@@ -108,7 +91,7 @@ def test_temp_file_is_private_and_shows_the_plaintext(
 
 def test_unchanged_file_is_not_written(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.json"
-    before = encrypt_file(f, SAMPLES["json"][1], age_key, "json")
+    before = age_encrypt_file(f, SAMPLES["json"][1], age_key, "json")
     mtime = f.stat().st_mtime_ns
     r = pysops(["edit", str(f)], {**env, "EDITOR": editor(tmp_path, "true")})
     assert (r.code, r.stdout, r.stderr) == (200, b"", "pysops: error: File has not changed, exiting.\n")
@@ -118,7 +101,7 @@ def test_unchanged_file_is_not_written(tmp_path: Path, env: dict[str, str], age_
 
 def test_editor_failure_exit_201(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
-    before = encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
+    before = age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     ed = editor(tmp_path, 'echo "junk" >> "$F"\nexit 3')
     r = pysops(["edit", str(f)], {**env, "EDITOR": ed})
     assert (r.code, r.stderr) == (201, "pysops: error: Could not run editor: exit status 3\n")
@@ -129,7 +112,7 @@ def test_editor_failure_exit_201(tmp_path: Path, env: dict[str, str], age_key: A
 
 def test_missing_editor_exit_201(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
-    encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
+    age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     r = pysops(["edit", str(f)], {**env, "EDITOR": str(tmp_path / "nope")})
     assert (r.code, r.stderr) == (
         201, f"pysops: error: Could not run editor: {tmp_path}/nope: No such file or directory\n"
@@ -143,7 +126,7 @@ def test_sops_editor_wins_and_is_shell_split(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     f = tmp_path / "s.yaml"
-    encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
+    age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     script = tmp_path / "code"
     script.write_text(f'#!/bin/sh\nprintf "%s|" "$@" > {tmp_path}/argv\nsed -i "s/one/ONE/" "$3"\n')
     script.chmod(0o755)
@@ -152,14 +135,14 @@ def test_sops_editor_wins_and_is_shell_split(
     assert r.code == 0, r.stderr
     args = (tmp_path / "argv").read_text().split("|")
     assert args[:2] == ["--wait", "a b"] and args[2].endswith("/s.yaml")
-    assert b"a: ONE\n" in decrypt(f.read_bytes(), "yaml", age_key)
+    assert b"a: ONE\n" in age_decrypt(f.read_bytes(), "yaml", age_key)
 
 
 def test_invalid_edit_without_terminal_fails_and_keeps_the_file(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     f = tmp_path / "s.yaml"
-    before = encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
+    before = age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     r = pysops(["edit", str(f)], {**env, "EDITOR": editor(tmp_path, "printf 'a: [\\n' > \"$F\"")})
     assert r.code == 2
     assert r.stderr.startswith("pysops: error: the edited file is invalid: ")
@@ -173,7 +156,7 @@ def test_invalid_edit_without_terminal_fails_and_keeps_the_file(
 def test_invalid_edit_with_prompt_reopens_the_editor(tmp_path: Path, env: dict[str, str], age_key: AgeKey) -> None:
     """The terminal loop, through the library's prompt callback: first a syntax error, then a fix."""
     f = tmp_path / "s.yaml"
-    encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
+    age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     ed = editor(
         tmp_path,
         f'if [ -f {tmp_path}/once ]; then sed -i "s/^a: \\[$/a: fixed/" "$F"; '
@@ -188,14 +171,14 @@ def test_invalid_edit_with_prompt_reopens_the_editor(tmp_path: Path, env: dict[s
     edit.edit_file(f, input_format="yaml", env={**env, "EDITOR": ed}, prompt=prompt)
     assert len(messages) == 1 and messages[0].startswith("Error unmarshaling input YAML")
     assert len(seen_paths(tmp_path)) == 2
-    assert decrypt(f.read_bytes(), "yaml", age_key).startswith(b"# top\na: fixed\n")
+    assert age_decrypt(f.read_bytes(), "yaml", age_key).startswith(b"# top\na: fixed\n")
 
 
 def test_sops_key_in_the_edited_plaintext_is_refused(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     f = tmp_path / "s.yaml"
-    before = encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
+    before = age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     r = pysops(["edit", str(f)], {**env, "EDITOR": editor(tmp_path, 'echo "sops: 1" >> "$F"')})
     assert r.code == 1 and "top-level 'sops' entry" in r.stderr
     assert f.read_bytes() == before
@@ -205,17 +188,17 @@ def test_output_type_edits_in_another_format(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     f = tmp_path / "s.yaml"
-    encrypt_file(f, b"a: one\nb: two\n", age_key, "yaml")
+    age_encrypt_file(f, b"a: one\nb: two\n", age_key, "yaml")
     ed = editor(tmp_path, f'cp "$F" {tmp_path}/shown\nsed -i "s/two/TWO/" "$F"')
     r = pysops(["edit", "--output-type", "json", str(f)], {**env, "EDITOR": ed})
     assert r.code == 0, r.stderr
     assert (tmp_path / "shown").read_bytes() == b'{\n\t"a": "one",\n\t"b": "two"\n}\n'
-    assert decrypt(f.read_bytes(), "json", age_key) == b'{\n\t"a": "one",\n\t"b": "TWO"\n}\n'
+    assert age_decrypt(f.read_bytes(), "json", age_key) == b'{\n\t"a": "one",\n\t"b": "TWO"\n}\n'
 
 
 def test_ignore_mac_and_decryption_errors(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
-    data = encrypt_file(f, b"a: one\n", age_key, "yaml")
+    data = age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     tampered = re.sub(rb"mac: ENC\[AES256_GCM,data:(.)", lambda m: b"mac: ENC[AES256_GCM,data:" + (
         b"A" if m.group(1) != b"A" else b"B"), data)
     f.write_bytes(tampered)
@@ -224,7 +207,7 @@ def test_ignore_mac_and_decryption_errors(tmp_path: Path, env: dict[str, str], a
     assert r.code == 51 and f.read_bytes() == tampered and seen_paths(tmp_path) == []
     r = pysops(["edit", "--ignore-mac", str(f)], {**env, "EDITOR": ed})
     assert r.code == 0, r.stderr
-    assert decrypt(f.read_bytes(), "yaml", age_key) == b"a: ONE\n"
+    assert age_decrypt(f.read_bytes(), "yaml", age_key) == b"a: ONE\n"
     other = new_age_key()
     r = pysops(["edit", str(f)], {**env, "SOPS_AGE_KEY": other.identity, "EDITOR": ed})
     assert r.code == 128
@@ -249,7 +232,7 @@ def test_version_is_raised_and_a_bad_version_is_exit_202(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     f = tmp_path / "s.yaml"
-    data = encrypt_file(f, b"a: one\n", age_key, "yaml")
+    data = age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     ed = editor(tmp_path, 'sed -i "s/one/ONE/" "$F"')
     f.write_bytes(data.replace(b"version: 3.11.0", b"version: 3.7.3"))
     assert pysops(["edit", str(f)], {**env, "EDITOR": ed}).code == 0
@@ -267,7 +250,7 @@ def test_show_master_keys_adds_a_recipient(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     f = tmp_path / "s.yaml"
-    encrypt_file(f, b"a: one\n", age_key, "yaml")
+    age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     other = new_age_key()
     ed = editor(
         tmp_path,
@@ -278,7 +261,7 @@ def test_show_master_keys_adds_a_recipient(
     shown = (tmp_path / "shown").read_text()
     assert shown.startswith("a: one\nsops:\n    age:\n        - recipient: " + age_key.recipient)
     assert "    mac: ENC[AES256_GCM," in shown
-    assert decrypt(f.read_bytes(), "yaml", other) == b"a: one\n"
+    assert age_decrypt(f.read_bytes(), "yaml", other) == b"a: one\n"
     s = run_sops(["decrypt", str(f)], {**env, "SOPS_AGE_KEY": other.identity})
     assert (s.code, s.stdout) == (0, b"a: one\n")
 
@@ -287,7 +270,7 @@ def test_show_master_keys_without_metadata_is_refused(
     tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
     f = tmp_path / "s.yaml"
-    before = encrypt_file(f, b"a: one\n", age_key, "yaml")
+    before = age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     r = pysops(["edit", "-s", str(f)], {**env, "EDITOR": editor(tmp_path, "printf 'a: two\\n' > \"$F\"")})
     assert r.code == 1 and "metadata block was removed" in r.stderr
     assert f.read_bytes() == before
@@ -337,7 +320,7 @@ def test_new_file_with_show_master_keys(tmp_path: Path, env: dict[str, str], age
     r = pysops(["edit", "-s", "--age", age_key.recipient, str(f)], {**env, "EDITOR": ed})
     assert r.code == 0, r.stderr
     assert "\nsops:\n    age:\n        - recipient: " + age_key.recipient in (tmp_path / "shown").read_text()
-    assert b"example_key: changed\n" in decrypt(f.read_bytes(), "yaml", age_key)
+    assert b"example_key: changed\n" in age_decrypt(f.read_bytes(), "yaml", age_key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,8 +329,8 @@ def test_new_file_with_show_master_keys(tmp_path: Path, env: dict[str, str], age
 
 def test_file_changed_while_editing_exit_3(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
-    encrypt_file(f, b"a: one\n", age_key, "yaml")
-    other = encrypt_file(tmp_path / "other.yaml", b"a: other\n", age_key, "yaml")
+    age_encrypt_file(f, b"a: one\n", age_key, "yaml")
+    other = age_encrypt_file(tmp_path / "other.yaml", b"a: other\n", age_key, "yaml")
     ed = editor(tmp_path, f'sed -i "s/one/ONE/" "$F"\ncp {tmp_path}/other.yaml {f}')
     r = pysops(["edit", str(f)], {**env, "EDITOR": ed})
     assert (r.code, r.stderr) == (
@@ -369,7 +352,7 @@ def test_new_file_created_meanwhile_exit_3(tmp_path: Path, env: dict[str, str], 
 
 def test_locked_file_fails_at_once(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
-    before = encrypt_file(f, b"a: one\n", age_key, "yaml")
+    before = age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     with edit.file_lock(f):
         assert edit.lock_path(f).read_text() == f"{os.getpid()}\n"
         r = pysops(["edit", str(f)], {**env, "EDITOR": editor(tmp_path, 'sed -i "s/one/ONE/" "$F"')})
@@ -397,15 +380,15 @@ def test_editor_command() -> None:
 
 def test_library_edit_result_and_errors(tmp_path: Path, age_key: AgeKey) -> None:
     f = tmp_path / "s.yaml"
-    encrypt_file(f, b"a: one\n", age_key, "yaml")
-    options = api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": age_key.identity, "HOME": "/nonexistent"}))
+    age_encrypt_file(f, b"a: one\n", age_key, "yaml")
+    options = age_options(age_key)
 
     def change(argv: list[str], path: Path) -> None:
         path.write_bytes(path.read_bytes().replace(b"one", b"two"))
 
     written = edit.edit_file(f, input_format="yaml", options=options, editor=change, env={"EDITOR": "x"},
                              tmp_base=str(tmp_path))
-    assert written == f.read_bytes() and decrypt(written, "yaml", age_key) == b"a: two\n"
+    assert written == f.read_bytes() and age_decrypt(written, "yaml", age_key) == b"a: two\n"
     with pytest.raises(FileHasNotBeenModified):
         edit.edit_file(f, input_format="yaml", options=options, editor=lambda a, p: None, env={"EDITOR": "x"})
 
@@ -434,7 +417,7 @@ def test_terminal_loop_reopens_the_editor(tmp_path: Path, env: dict[str, str], a
     import time
 
     f = tmp_path / "s.yaml"
-    encrypt_file(f, b"a: one\n", age_key, "yaml")
+    age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     ed = editor(
         tmp_path,
         f'if [ -f {tmp_path}/once ]; then printf "a: fixed\\n" > "$F"; '
@@ -461,7 +444,7 @@ def test_terminal_loop_reopens_the_editor(tmp_path: Path, env: dict[str, str], a
         os.close(master)
         os.close(slave)
     assert len(seen_paths(tmp_path)) == 2
-    assert decrypt(f.read_bytes(), "yaml", age_key) == b"a: fixed\n"
+    assert age_decrypt(f.read_bytes(), "yaml", age_key) == b"a: fixed\n"
 
 
 @pytest.mark.parametrize("name", ["s.yaml", "s.json", "s.env"])

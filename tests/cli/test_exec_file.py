@@ -11,18 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cli.test_exec_env import FLAT, encrypt_file, key_env, run
+from tests.cli.conftest import FLAT
+from tests.cli.test_exec_env import encrypt_file, run
 from tests.conftest import AgeKey
-
-
-@pytest.fixture
-def flat(tmp_path: Path, age_key: AgeKey) -> Path:
-    return encrypt_file(tmp_path / "flat.yaml", FLAT, age_key)
-
-
-@pytest.fixture
-def env(clean_env: dict[str, str], age_key: AgeKey) -> dict[str, str]:
-    return key_env(clean_env, age_key)
 
 
 def _describe(marker: Path) -> str:

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from tests.conftest import AgeKey, run_sops
+from tests.helpers import age_env
 
 PLAIN = "a: one\nb:\n  c: 2\nl:\n  - x\n"
+SOPS_PLAIN = b"a: one\nb:\n    c: 2\nl:\n    - x\n"  # PLAIN as sops writes it
 
 
 @pytest.fixture
@@ -19,8 +21,9 @@ def enc(tmp_path: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysop
     return f
 
 
-def _env(clean_env: dict[str, str], *keys: AgeKey) -> dict[str, str]:
-    return {**clean_env, "SOPS_AGE_KEY": "\n".join(k.identity for k in keys)}
+def _sops_decrypts(path: Path, env: dict[str, str]) -> None:
+    r = run_sops(["decrypt", str(path)], env)
+    assert (r.code, r.stdout) == (0, SOPS_PLAIN), r.stderr
 
 
 def _values(text: str) -> set[str]:
@@ -30,7 +33,7 @@ def _values(text: str) -> set[str]:
 def test_rotate_prints_a_file_with_new_ciphertexts(
     enc: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any
 ) -> None:
-    env = _env(clean_env, age_keys[0])
+    env = age_env(clean_env, age_keys[0])
     before = enc.read_text()
     r = pysops(["rotate", str(enc)], env)
     assert (r.code, r.stderr) == (0, "")
@@ -39,13 +42,13 @@ def test_rotate_prints_a_file_with_new_ciphertexts(
     assert len(_values(out)) == 3 and not _values(out) & _values(before)
     rotated = enc.parent / "r.yaml"
     rotated.write_bytes(r.stdout)
-    assert run_sops(["decrypt", str(rotated)], env).stdout == b"a: one\nb:\n    c: 2\nl:\n    - x\n"
+    assert run_sops(["decrypt", str(rotated)], env).stdout == SOPS_PLAIN
 
 
 def test_rotate_in_place_with_added_and_removed_keys(
     enc: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any
 ) -> None:
-    env = _env(clean_env, age_keys[0])
+    env = age_env(clean_env, age_keys[0])
     r = pysops(["rotate", "-i", "--add-age", f"{age_keys[1].recipient},{age_keys[2].recipient}", str(enc)], env)
     assert r.code == 0, r.stderr
     text = enc.read_text()
@@ -53,17 +56,17 @@ def test_rotate_in_place_with_added_and_removed_keys(
     r = pysops(["rotate", "-i", "--rm-age", age_keys[0].recipient, str(enc)], env)
     assert r.code == 0, r.stderr
     assert age_keys[0].recipient not in enc.read_text()
-    assert run_sops(["decrypt", str(enc)], _env(clean_env, age_keys[0])).code == 128
-    assert run_sops(["decrypt", str(enc)], _env(clean_env, age_keys[2])).code == 0
+    assert run_sops(["decrypt", str(enc)], age_env(clean_env, age_keys[0])).code == 128
+    _sops_decrypts(enc, age_env(clean_env, age_keys[2]))
 
 
 def test_rotate_output_file_and_errors(
     enc: Path, tmp_path: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any
 ) -> None:
-    env = _env(clean_env, age_keys[0])
+    env = age_env(clean_env, age_keys[0])
     out = tmp_path / "out.yaml"
     assert pysops(["rotate", "--output", str(out), str(enc)], env).code == 0
-    assert run_sops(["decrypt", str(out)], env).code == 0
+    _sops_decrypts(out, env)
     r = pysops(["rotate", "-i", "--output", str(out), str(enc)], env)
     assert r.code == 8
     missing = tmp_path / "missing.yaml"
@@ -73,7 +76,7 @@ def test_rotate_output_file_and_errors(
     before = enc.read_bytes()
     r = pysops(["rotate", "-i", "--rm-age", age_keys[0].recipient, str(enc)], env)
     assert r.code == 1 and "without keys" in r.stderr
-    r = pysops(["rotate", "-i", str(enc)], _env(clean_env, age_keys[1]))  # no identity for the file
+    r = pysops(["rotate", "-i", str(enc)], age_env(clean_env, age_keys[1]))  # no identity for the file
     assert r.code == 128
     assert enc.read_bytes() == before
 
@@ -81,13 +84,13 @@ def test_rotate_output_file_and_errors(
 def test_rotate_keeps_key_groups(
     enc: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any
 ) -> None:
-    env = _env(clean_env, *age_keys)
+    env = age_env(clean_env, *age_keys)
     assert pysops(["groups", "add", "-i", "-f", str(enc), "--age", age_keys[1].recipient], env).code == 0
     assert pysops(["rotate", "-i", "--add-age", age_keys[2].recipient, str(enc)], env).code == 0
     text = enc.read_text()
     assert "shamir_threshold: 2" in text and text.count("recipient:") == 3
-    assert run_sops(["decrypt", str(enc)], env).code == 0
-    assert run_sops(["decrypt", str(enc)], _env(clean_env, age_keys[0], age_keys[2])).code == 128
+    _sops_decrypts(enc, env)
+    assert run_sops(["decrypt", str(enc)], age_env(clean_env, age_keys[0], age_keys[2])).code == 128
 
 
 @pytest.mark.parametrize(

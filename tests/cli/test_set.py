@@ -12,11 +12,6 @@ from tests.conftest import AgeKey, new_age_key, run_sops
 PLAIN_YAML = "# top\na: one\nb:\n  c: 2\nl:\n  - x\n  - y\n"
 
 
-@pytest.fixture
-def env(clean_env: dict[str, str], age_key: AgeKey) -> dict[str, str]:
-    return {**clean_env, "SOPS_AGE_KEY": age_key.identity}
-
-
 def _encrypt(tmp_path: Path, name: str, text: str, env: dict[str, str], age_key: AgeKey, pysops: Any) -> Path:
     f = tmp_path / name
     f.write_text(text)

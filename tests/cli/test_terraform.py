@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from tests.conftest import AgeKey
+from tests.helpers import age_encrypt
 
-from pysops import api, terraform
+from pysops import terraform
 from pysops.document import Entry, Mapping, Scalar
-from pysops.keys.age import AgeRecipient
 
 NESTED_YAML = """\
 # service settings
@@ -48,15 +48,9 @@ NESTED_EXPECTED = {
 }
 
 
-@pytest.fixture
-def env(clean_env: dict[str, str], age_key: AgeKey) -> dict[str, str]:
-    return {**clean_env, "SOPS_AGE_KEY": age_key.identity}
-
-
 def _encrypt(name: str, text: str, recipient: str, fmt: str) -> Path:
     path = Path(name)
-    options = api.EncryptOptions([[AgeRecipient(recipient)]])
-    path.write_bytes(api.encrypt_bytes(text.encode(), options, input_format=fmt))
+    path.write_bytes(age_encrypt(text.encode(), fmt, recipient))
     return path
 
 

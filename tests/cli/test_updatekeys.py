@@ -8,12 +8,9 @@ from typing import Any
 
 import pytest
 from tests.conftest import AgeKey, run_sops
+from tests.helpers import age_env
 
 PLAIN = "a: one\nb: two\n"
-
-
-def _env(clean_env: dict[str, str], *keys: AgeKey) -> dict[str, str]:
-    return {**clean_env, "SOPS_AGE_KEY": "\n".join(k.identity for k in keys)}
 
 
 def _rule(*recipients: str) -> str:
@@ -43,7 +40,7 @@ def test_adding_a_recipient_keeps_values_lastmodified_and_mac(
     k0, k1, _ = age_keys
     (Path.cwd() / ".sops.yaml").write_text(_rule(k0.recipient, k1.recipient))
     before = [f.read_text() for f in files]
-    r = pysops(["updatekeys", "-y", "one.yaml", "two.yaml"], _env(clean_env, k0))
+    r = pysops(["updatekeys", "-y", "one.yaml", "two.yaml"], age_env(clean_env, k0))
     assert r.code == 0 and r.stdout == b""
     change = (
         "The following changes will be made to the file's groups:\n"
@@ -58,8 +55,8 @@ def test_adding_a_recipient_keeps_values_lastmodified_and_mac(
         assert _body(new) == _body(old)
         kept = [ln for ln in old.splitlines() if "lastmodified" in ln or "mac:" in ln]
         assert all(ln in new.splitlines() for ln in kept)
-        assert run_sops(["decrypt", str(f)], _env(clean_env, k1)).stdout == PLAIN.encode()
-    r = pysops(["updatekeys", "-y", "one.yaml"], _env(clean_env, k0))
+        assert run_sops(["decrypt", str(f)], age_env(clean_env, k1)).stdout == PLAIN.encode()
+    r = pysops(["updatekeys", "-y", "one.yaml"], age_env(clean_env, k0))
     expected = "pysops: syncing keys for file one.yaml\npysops: file one.yaml already up to date\n"
     assert (r.code, r.stderr) == (0, expected)
 
@@ -70,14 +67,14 @@ def test_removing_a_recipient_rotates_the_data_key(
     k0, k1, _ = age_keys
     (Path.cwd() / ".sops.yaml").write_text(_rule(k1.recipient))
     before = files[0].read_text()
-    r = pysops(["updatekeys", "--yes", "one.yaml"], _env(clean_env, k0))
+    r = pysops(["updatekeys", "--yes", "one.yaml"], age_env(clean_env, k0))
     assert r.code == 0, r.stderr
     assert "--- " + k0.recipient in r.stderr and "data key of one.yaml was rotated" in r.stderr
     after = files[0].read_text()
     old_values = {ln for ln in _body(before).splitlines() if "ENC[" in ln}
     assert old_values and not old_values & set(_body(after).splitlines())
-    assert run_sops(["decrypt", "one.yaml"], _env(clean_env, k0)).code == 128
-    assert run_sops(["decrypt", "one.yaml"], _env(clean_env, k1)).stdout == PLAIN.encode()
+    assert run_sops(["decrypt", "one.yaml"], age_env(clean_env, k0)).code == 128
+    assert run_sops(["decrypt", "one.yaml"], age_env(clean_env, k1)).stdout == PLAIN.encode()
 
 
 def test_confirmation(
@@ -89,19 +86,19 @@ def test_confirmation(
     k0, k1, _ = age_keys
     (Path.cwd() / ".sops.yaml").write_text(_rule(k0.recipient, k1.recipient))
     before = files[0].read_bytes()
-    r = pysops(["updatekeys", "one.yaml"], _env(clean_env, k0))
+    r = pysops(["updatekeys", "one.yaml"], age_env(clean_env, k0))
     assert r.code == 1 and "standard input is not a terminal" in r.stderr
     assert files[0].read_bytes() == before
     monkeypatch.setattr(cmd_updatekeys, "_interactive", lambda: True)
-    r = pysops(["updatekeys", "one.yaml"], _env(clean_env, k0), stdin=b"n\n")
+    r = pysops(["updatekeys", "one.yaml"], age_env(clean_env, k0), stdin=b"n\n")
     assert r.code == 0 and r.stderr.endswith("Is this okay? (y/n): pysops: file one.yaml left unchanged\n")
     assert files[0].read_bytes() == before
-    r = pysops(["updatekeys", "one.yaml"], _env(clean_env, k0), stdin=b"y\n")
+    r = pysops(["updatekeys", "one.yaml"], age_env(clean_env, k0), stdin=b"y\n")
     assert r.code == 0 and k1.recipient in files[0].read_text()
 
 
 def test_errors(files: list[Path], clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any) -> None:
-    env = _env(clean_env, age_keys[0])
+    env = age_env(clean_env, age_keys[0])
     r = pysops(["updatekeys", "-y", "missing.yaml"], env)
     assert r.code == 100
     other = Path.cwd() / "x.json"

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import base64
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pyrage
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import AgeKey, run_sops
+from tests.helpers import age_decrypt, age_encrypt, age_env
 
 from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence
 from pysops.errors import ErrorDumpingTree
 from pysops.formats import binary as store
 from pysops.values import from_plaintext, to_plaintext
 
-SOPS = Path(sys.executable).parent / "sops"
 META = {
     "lastmodified": "2026-01-02T03:04:05Z",
     "mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
@@ -163,53 +160,27 @@ def test_arbitrary_bytes_round_trip_through_the_fake_cipher(raw: bytes, indent: 
 
 # --------------------------------------------------------------------------------- sops interop
 
-needs_sops = pytest.mark.skipif(not SOPS.exists(), reason="the sops binary is not installed")
 RAW = b"\x00\x01binary \xff\xfe data\nwith lines\r\n\xe9\n"
 
 
-def _run_sops(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    full_env = {**os.environ, **env, "SOPS_DISABLE_VERSION_CHECK": "1"}
-    return subprocess.run([str(SOPS), *args], capture_output=True, env=full_env, cwd=cwd, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def age_identity() -> pyrage.x25519.Identity:
-    return pyrage.x25519.Identity.generate()
-
-
-def _api() -> Any:
-    api = pytest.importorskip("pysops.api")
-    if not hasattr(api, "encrypt_bytes") or not hasattr(api, "decrypt_bytes"):
-        pytest.skip("pysops.api has no encrypt_bytes/decrypt_bytes yet")
-    return api
-
-
-@needs_sops
 @pytest.mark.parametrize("raw", [RAW, b""])
-def test_sops_encrypted_binary_parses(tmp_path: Path, age_identity: pyrage.x25519.Identity, raw: bytes) -> None:
-    (tmp_path / "secret.bin").write_bytes(raw)
-    result = _run_sops(["encrypt", "--age", str(age_identity.to_public()), "secret.bin"], {}, tmp_path)
-    assert result.returncode == 0, result.stderr
+def test_sops_encrypted_binary_parses(clean_env: dict[str, str], age_key: AgeKey, raw: bytes) -> None:
+    Path("secret.bin").write_bytes(raw)
+    result = run_sops(["encrypt", "--age", age_key.recipient, "secret.bin"], clean_env)
+    assert result.code == 0, result.stderr
     doc = store.parse(result.stdout)
     assert doc.metadata is not None and "unencrypted_suffix" not in doc.metadata
     value = data_leaf(doc).value
     assert value == "" if not raw else str(value).startswith("ENC[AES256_GCM,data:")
     assert store.render(doc, doc.metadata) == result.stdout
-    api = _api()
-    options = api.DecryptOptions(env={"SOPS_AGE_KEY": str(age_identity)})
-    assert api.decrypt_bytes(result.stdout, input_format="binary", options=options) == raw
+    assert age_decrypt(result.stdout, "binary", age_key) == raw
 
 
-@needs_sops
 @pytest.mark.parametrize("raw", [RAW, b""])
-def test_sops_decrypts_what_pysops_encrypts(tmp_path: Path, age_identity: pyrage.x25519.Identity, raw: bytes) -> None:
-    api = _api()
-    from pysops.keys.age import AgeRecipient
-
-    options = api.EncryptOptions(key_groups=[[AgeRecipient(str(age_identity.to_public()))]])
-    encrypted = api.encrypt_bytes(raw, options, input_format="binary")
+def test_sops_decrypts_what_pysops_encrypts(clean_env: dict[str, str], age_key: AgeKey, raw: bytes) -> None:
+    encrypted = age_encrypt(raw, "binary", age_key.recipient)
     assert encrypted.startswith(b'{\n\t"data": "')
-    (tmp_path / "e.bin").write_bytes(encrypted)
-    result = _run_sops(["decrypt", "e.bin"], {"SOPS_AGE_KEY": str(age_identity)}, tmp_path)
-    assert result.returncode == 0, result.stderr
+    Path("e.bin").write_bytes(encrypted)
+    result = run_sops(["decrypt", "e.bin"], age_env(clean_env, age_key))
+    assert result.code == 0, result.stderr
     assert result.stdout == raw

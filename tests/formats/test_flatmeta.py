@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,11 @@ import pyrage
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.conftest import sops_binary
 
 from pysops.errors import ParseError
 from pysops.formats import dotenv, ini
 from pysops.formats.flatmeta import flatten, unflatten
-
-SOPS = Path(sys.executable).parent / "sops"
 
 
 def test_flatten_separators_sorting_and_leaf_types() -> None:
@@ -116,7 +114,7 @@ def test_unflatten_inverts_flatten(metadata: dict[str, Any]) -> None:
 
 
 def _sops(args: list[str], env: dict[str, str], cwd: Path) -> bytes:
-    proc = subprocess.run([str(SOPS), *args], env=env, cwd=cwd, capture_output=True, timeout=60)
+    proc = subprocess.run([sops_binary(), *args], env=env, cwd=cwd, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout
 
@@ -125,8 +123,6 @@ def _sops(args: list[str], env: dict[str, str], cwd: Path) -> bytes:
 def sops_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A JSON file sops encrypted for two key groups (Shamir 2), with crafted PGP and KMS (context)
     stanzas added to its metadata, then rewritten by ``sops set`` as dotenv and as INI."""
-    if not SOPS.exists():
-        pytest.skip("sops binary not installed")
     tmp = tmp_path_factory.mktemp("flatmeta")
     identities = [pyrage.x25519.Identity.generate() for _ in range(2)]
     env = {

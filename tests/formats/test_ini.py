@@ -9,8 +9,6 @@ import os
 import random
 import re
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -18,13 +16,13 @@ import pyrage
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.conftest import FIXTURES, sops_binary
 
+from pysops import api
 from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence, walk_leaves
 from pysops.errors import ErrorDumpingTree, ParseError
 from pysops.formats import ini
 
-SOPS = Path(sys.executable).parent / "sops"
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sops-functional"
 META = {"lastmodified": "2026-01-02T03:04:05Z", "mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
         "version": "3.11.0", "age": [{"recipient": "age1r", "enc": "-----BEGIN-----\nAB\n-----END-----\n"}],
         "encrypted_regex": "^(a|b);c#d"}
@@ -434,8 +432,6 @@ VARIANTS = {
 
 @pytest.fixture(scope="module")
 def sops_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if not SOPS.exists():
-        pytest.skip("sops binary not installed")
     identity = pyrage.x25519.Identity.generate()
     tmp = tmp_path_factory.mktemp("ini")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "SOPS_DISABLE_VERSION_CHECK": "1",
@@ -444,7 +440,7 @@ def sops_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def run_sops(args: list[str], env: dict[str, str], data: bytes) -> bytes:
-    proc = subprocess.run([str(SOPS), *args, "/dev/stdin"], input=data, env=env, capture_output=True, timeout=60)
+    proc = subprocess.run([sops_binary(), *args, "/dev/stdin"], input=data, env=env, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout
 
@@ -488,7 +484,6 @@ def test_plaintext_reading_matches_go_ini(sops_env: dict[str, Any], name: str) -
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_pysops_encryption_reads_back_in_sops_and_pysops(sops_env: dict[str, Any], name: str) -> None:
-    api = pytest.importorskip("pysops.api")
     from pysops.keys.age import AgeRecipient
 
     data, exact = VARIANTS[name]
@@ -507,7 +502,6 @@ def test_pysops_encryption_reads_back_in_sops_and_pysops(sops_env: dict[str, Any
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_sops_encryption_reads_back_in_pysops(sops_env: dict[str, Any], name: str) -> None:
-    api = pytest.importorskip("pysops.api")
     plain = VARIANTS[name][0].encode()
     encrypted = sops_encrypt(sops_env, plain)
     decrypted = api.decrypt_bytes(encrypted, input_format="ini", options=api.DecryptOptions(env=sops_env["env"]))
@@ -517,7 +511,6 @@ def test_sops_encryption_reads_back_in_pysops(sops_env: dict[str, Any], name: st
 
 
 def test_trailing_comment_is_kept_and_ignored_by_sops(sops_env: dict[str, Any]) -> None:
-    api = pytest.importorskip("pysops.api")
     from pysops.keys.age import AgeRecipient
 
     plain = b"[s]\nk = v\n; the end\n"

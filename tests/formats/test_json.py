@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import pyrage
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import AgeKey, run_sops
+from tests.helpers import age_decrypt, age_encrypt, age_env
 
 from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence, to_python, walk_leaves
 from pysops.errors import ErrorDumpingTree, NeedAtLeastOneDocument, ParseError
 from pysops.formats import json as store
 from pysops.values import GoTime, Value, format_float_json, from_plaintext, to_plaintext, type_name
 
-SOPS = Path(sys.executable).parent / "sops"
 META = {
     "lastmodified": "2026-01-02T03:04:05Z",
     "mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
@@ -515,19 +512,6 @@ def test_twenty_thousand_values_parse_and_render_quickly() -> None:
 
 # --------------------------------------------------------------------------------- sops interop
 
-
-def _run_sops(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    full_env = {**os.environ, **env, "SOPS_DISABLE_VERSION_CHECK": "1"}
-    return subprocess.run([str(SOPS), *args], capture_output=True, env=full_env, cwd=cwd, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def age_identity() -> pyrage.x25519.Identity:
-    return pyrage.x25519.Identity.generate()
-
-
-needs_sops = pytest.mark.skipif(not SOPS.exists(), reason="the sops binary is not installed")
-
 PLAIN = """{
   "name": "x<y>&z é",
   "n": 42,
@@ -543,13 +527,10 @@ PLAIN = """{
 """
 
 
-@needs_sops
-def test_sops_encrypted_json_parses_and_renders_byte_identical(
-    tmp_path: Path, age_identity: pyrage.x25519.Identity
-) -> None:
-    (tmp_path / "p.json").write_text(PLAIN)
-    result = _run_sops(["encrypt", "--age", str(age_identity.to_public()), "p.json"], {}, tmp_path)
-    assert result.returncode == 0, result.stderr
+def test_sops_encrypted_json_parses_and_renders_byte_identical(clean_env: dict[str, str], age_key: AgeKey) -> None:
+    Path("p.json").write_text(PLAIN)
+    result = run_sops(["encrypt", "--age", age_key.recipient, "p.json"], clean_env)
+    assert result.code == 0, result.stderr
     doc = store.parse(result.stdout)
     assert doc.metadata is not None and doc.metadata["version"] == "3.11.0"
     assert [e.key for e in doc.branches[0].entries()] == [
@@ -559,21 +540,11 @@ def test_sops_encrypted_json_parses_and_renders_byte_identical(
     assert roundtrip_changed(result.stdout, doc.metadata) == result.stdout
 
 
-def _api() -> Any:
-    api = pytest.importorskip("pysops.api")
-    if not hasattr(api, "encrypt_bytes") or not hasattr(api, "decrypt_bytes"):
-        pytest.skip("pysops.api has no encrypt_bytes/decrypt_bytes yet")
-    return api
-
-
-@needs_sops
-def test_pysops_decrypts_what_sops_encrypts(tmp_path: Path, age_identity: pyrage.x25519.Identity) -> None:
-    api = _api()
-    (tmp_path / "p.json").write_text(PLAIN)
-    result = _run_sops(["encrypt", "--age", str(age_identity.to_public()), "p.json"], {}, tmp_path)
-    assert result.returncode == 0, result.stderr
-    options = api.DecryptOptions(env={"SOPS_AGE_KEY": str(age_identity)})
-    plain = api.decrypt_bytes(result.stdout, input_format="json", options=options)
+def test_pysops_decrypts_what_sops_encrypts(clean_env: dict[str, str], age_key: AgeKey) -> None:
+    Path("p.json").write_text(PLAIN)
+    result = run_sops(["encrypt", "--age", age_key.recipient, "p.json"], clean_env)
+    assert result.code == 0, result.stderr
+    plain = age_decrypt(result.stdout, "json", age_key)
     # sops writes with TABs and expands the one-line list; the values are the same.
     assert (
         plain
@@ -586,22 +557,14 @@ def test_pysops_decrypts_what_sops_encrypts(tmp_path: Path, age_identity: pyrage
     )
 
 
-@needs_sops
-def test_sops_decrypts_what_pysops_encrypts(tmp_path: Path, age_identity: pyrage.x25519.Identity) -> None:
-    api = _api()
-    from pysops.keys.age import AgeRecipient
-
-    options = api.EncryptOptions(key_groups=[[AgeRecipient(str(age_identity.to_public()))]])
-    encrypted = api.encrypt_bytes(PLAIN.encode(), options, input_format="json")
+def test_sops_decrypts_what_pysops_encrypts(clean_env: dict[str, str], age_key: AgeKey) -> None:
+    encrypted = age_encrypt(PLAIN.encode(), "json", age_key.recipient)
     assert b'"plain_unencrypted": "visible"' in encrypted
     assert b'  "n": "ENC[AES256_GCM,' in encrypted  # our layout: the file's two spaces
-    (tmp_path / "e.json").write_bytes(encrypted)
-    result = _run_sops(["decrypt", "e.json"], {"SOPS_AGE_KEY": str(age_identity)}, tmp_path)
-    assert result.returncode == 0, result.stderr
+    Path("e.json").write_bytes(encrypted)
+    result = run_sops(["decrypt", "e.json"], age_env(clean_env, age_key))
+    assert result.code == 0, result.stderr
     pairs = json.loads(result.stdout, object_pairs_hook=list)
     assert pairs == json.loads(PLAIN, object_pairs_hook=list)
     # And we decrypt our own file back to the exact original text.
-    back = api.decrypt_bytes(
-        encrypted, input_format="json", options=api.DecryptOptions(env={"SOPS_AGE_KEY": str(age_identity)})
-    )
-    assert back == PLAIN.encode()
+    assert age_decrypt(encrypted, "json", age_key) == PLAIN.encode()

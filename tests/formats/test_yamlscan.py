@@ -175,8 +175,8 @@ def test_generated_documents_match_libyaml() -> None:
 
 def test_line_soup_matches_libyaml_or_is_refused() -> None:
     rng = random.Random(7)
-    for _ in range(1500):
-        check(line_soup(rng))
+    taken = sum(check(line_soup(rng)) for _ in range(1500))
+    assert taken >= 30  # some soups are compared with libyaml, not all refused
 
 
 @settings(max_examples=150, deadline=None)
@@ -251,6 +251,7 @@ def _parsed(text: str) -> str:
 def test_store_parse_is_the_same_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(3)
     texts = [text for text in (generated_document(rng) for _ in range(300)) if scan_events(text) is not None]
+    assert len(texts) >= 100  # enough documents inside the subset to compare
     fast = [_parsed(text) for text in texts]
     lib = yamlcore._libyaml()
     from ruamel.yaml.error import YAMLError

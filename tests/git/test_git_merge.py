@@ -8,18 +8,14 @@ from pathlib import Path
 import pytest
 from tests.conftest import AgeKey, new_age_key, run_sops
 from tests.git.conftest import Repo, changed_lines, encrypt, keys_of, sops_yaml
+from tests.helpers import age_decrypt, age_encrypt, age_options
 
 from pysops import api, gitdriver
 from pysops.errors import PysopsError
-from pysops.keys import KeyContext, key_type
+from pysops.keys import key_type
 from pysops.metadata import Metadata
 
 PLAIN = "# settings\na: one\nb: two\nc:\n  d: three\nlist:\n  - x\n  - y\n"
-
-
-def decrypt(data: bytes, key: AgeKey, fmt: str = "yaml") -> bytes:
-    options = api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": key.identity, "HOME": "/nonexistent"}))
-    return api.decrypt_bytes(data, input_format=fmt, options=options)
 
 
 def editor(tmp_path: Path, body: str) -> str:
@@ -55,7 +51,7 @@ def test_clean_merge_of_two_set_commands(repo: Repo, age_key: AgeKey, git_env: d
     merge = repo.git("merge", "--no-edit", "feature")
     assert "CONFLICT" not in merge.stdout
     result = repo.read("s.enc.yaml")
-    assert decrypt(result, age_key) == PLAIN.replace("one", "ONE").replace("three", "THREE").encode()
+    assert age_decrypt(result, "yaml", age_key) == PLAIN.replace("one", "ONE").replace("three", "THREE").encode()
     # Against ours only theirs' value, lastmodified and mac changed; theirs' ciphertext is reused.
     assert set(keys_of(changed_lines(ours, result))) <= {"a", "lastmodified", "mac"}
     assert {"a", "mac"} <= set(keys_of(changed_lines(ours, result)))
@@ -103,12 +99,14 @@ def test_conflict_leaves_ours_encrypted_then_resolve(
     done = repo.pysops("git", "resolve", "s.enc.yaml", env=env)
     assert done.stderr == "pysops: resolved s.enc.yaml and added it to the index\n"
     result = repo.read("s.enc.yaml")
-    assert decrypt(result, age_key) == PLAIN.replace("- x", "- X").replace("two", "theirs-secret").encode()
+    assert age_decrypt(result, "yaml", age_key) == PLAIN.replace("- x", "- X").replace("two", "theirs-secret").encode()
     assert set(keys_of(changed_lines(ours, result))) <= {"b", "lastmodified", "mac"}
     assert repo.git("status", "--porcelain").stdout == "M  s.enc.yaml\n"
     assert b"secret" not in result
     repo.git("commit", "-q", "--no-edit")
-    assert run_sops(["decrypt", "s.enc.yaml"], git_env, cwd=repo.path).code == 0
+    sops = run_sops(["decrypt", "s.enc.yaml"], git_env, cwd=repo.path)
+    assert sops.code == 0, sops.stderr
+    assert sops.stdout == b'# settings\na: one\nb: theirs-secret\nc:\n    d: three\nlist:\n    - X\n    - "y"\n'
 
 
 def test_recipient_added_on_theirs_values_on_ours(repo: Repo, age_key: AgeKey, git_env: dict[str, str]) -> None:
@@ -126,8 +124,8 @@ def test_recipient_added_on_theirs_values_on_ours(repo: Repo, age_key: AgeKey, g
     repo.git("merge", "--no-edit", "feature")
     result = repo.read("s.enc.yaml")
     expected = PLAIN.replace("two", "TWO").encode()
-    assert decrypt(result, second) == expected  # the new recipient can open the merged file
-    assert decrypt(result, age_key) == expected
+    assert age_decrypt(result, "yaml", second) == expected  # the new recipient can open the merged file
+    assert age_decrypt(result, "yaml", age_key) == expected
     # Same data key: the values are ours' ciphertexts; only the recipients and mac changed.
     assert [old for old, _ in changed_lines(ours[: ours.index(b"sops:")], result[: result.index(b"sops:")])] == []
     meta = Metadata.from_dict(api.get_store("yaml").parse(result).metadata)
@@ -146,7 +144,7 @@ def test_ours_added_recipient_theirs_changed_values(repo: Repo, age_key: AgeKey)
     repo.pysops("updatekeys", "-y", "s.enc.yaml")
     repo.commit("add a recipient")
     repo.git("merge", "--no-edit", "feature")
-    assert decrypt(repo.read("s.enc.yaml"), second) == PLAIN.replace("one", "ONE").encode()
+    assert age_decrypt(repo.read("s.enc.yaml"), "yaml", second) == PLAIN.replace("one", "ONE").encode()
 
 
 def test_theirs_rotated_and_removed_a_recipient_ours_changed_a_value(repo: Repo, age_key: AgeKey) -> None:
@@ -164,9 +162,9 @@ def test_theirs_rotated_and_removed_a_recipient_ours_changed_a_value(repo: Repo,
     repo.commit("ours")
     repo.git("merge", "--no-edit", "feature")
     result = repo.read("s.enc.yaml")
-    assert decrypt(result, age_key) == PLAIN.replace("one", "ONE").encode()
+    assert age_decrypt(result, "yaml", age_key) == PLAIN.replace("one", "ONE").encode()
     with pytest.raises(PysopsError):
-        decrypt(result, second)  # the removal (and rotation) is not undone by the merge
+        age_decrypt(result, "yaml", second)  # the removal (and rotation) is not undone by the merge
     # Theirs' data key: every value except ours' change keeps theirs' ciphertext.
     assert set(keys_of(changed_lines(theirs, result))) <= {"a", "lastmodified", "mac"}
 
@@ -205,7 +203,8 @@ def test_merge_driver_without_a_key_leaves_ours(repo: Repo, age_key: AgeKey, git
     # lines (a line merge conflicts) but the value-by-value merge is clean.
     done = repo.pysops("git", "resolve", "--no-edit", "s.enc.yaml")
     assert done.returncode == 0
-    assert decrypt(repo.read("s.enc.yaml"), age_key) == PLAIN.replace("one", "A").replace("two", "B").encode()
+    expected = PLAIN.replace("one", "A").replace("two", "B").encode()
+    assert age_decrypt(repo.read("s.enc.yaml"), "yaml", age_key) == expected
     assert repo.git("status", "--porcelain").stdout == "M  s.enc.yaml\n"
 
 
@@ -213,22 +212,13 @@ def test_merge_driver_without_a_key_leaves_ours(repo: Repo, age_key: AgeKey, git
 # The library on bytes (no git repository needed beyond `git merge-file`)
 
 
-def _options(key: AgeKey) -> api.DecryptOptions:
-    return api.DecryptOptions(context=KeyContext({"SOPS_AGE_KEY": key.identity, "HOME": "/nonexistent"}))
-
-
-def _encrypted(plain: bytes, fmt: str, key: AgeKey) -> bytes:
-    opts = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(key.recipient)]])
-    return api.encrypt_bytes(plain, opts, input_format=fmt)
-
-
 def _set(data: bytes, fmt: str, key: AgeKey, old: bytes, new: bytes) -> bytes:
     from pysops.edit import _seal
 
-    opened = api.open_file(data, input_format=fmt, options=_options(key))
+    opened = api.open_file(data, input_format=fmt, options=age_options(key))
     plain = api.render(opened.doc, fmt, None)
     assert old in plain
-    opened = api.open_file(data, input_format=fmt, options=_options(key))
+    opened = api.open_file(data, input_format=fmt, options=age_options(key))
     return _seal(opened, plain.replace(old, new), fmt=fmt, show_master_keys=False, store_options=None,
                  now=None, randbytes=os.urandom)  # fmt: skip
 
@@ -244,21 +234,21 @@ SAMPLES = {
 @pytest.mark.parametrize("fmt", sorted(SAMPLES))
 def test_merge_files_every_format(fmt: str, age_key: AgeKey, tmp_path: Path) -> None:
     plain, old1, new1, old2, new2 = SAMPLES[fmt]
-    base = _encrypted(plain.encode(), fmt, age_key)
+    base = age_encrypt(plain.encode(), fmt, age_key.recipient)
     theirs = _set(base, fmt, age_key, old1, new1)
     ours = _set(base, fmt, age_key, old2, new2)
-    result = gitdriver.merge_files(base, ours, theirs, f"x.{fmt}", fmt=fmt, options=_options(age_key),
+    result = gitdriver.merge_files(base, ours, theirs, f"x.{fmt}", fmt=fmt, options=age_options(age_key),
                                    tmp_base=str(tmp_path))  # fmt: skip
     assert result.clean and result.output is not None
     expected = plain.encode().replace(old1, new1).replace(old2, new2)
-    assert api.decrypt_bytes(result.output, input_format=fmt, options=_options(age_key)) == expected
+    assert api.decrypt_bytes(result.output, input_format=fmt, options=age_options(age_key)) == expected
     ours_lines = [line for line in ours.splitlines() if line not in result.output.splitlines()]
     assert len(ours_lines) <= 4, ours_lines  # theirs' value, lastmodified, mac (ini/dotenv: flat)
     assert os.listdir(tmp_path) == []  # the private merge directory is gone
 
 
 def test_merge_files_shortcuts_and_plain_files(age_key: AgeKey, tmp_path: Path) -> None:
-    base = _encrypted(b"a: 1\n", "yaml", age_key)
+    base = age_encrypt(b"a: 1\n", "yaml", age_key.recipient)
     other = _set(base, "yaml", age_key, b"1", b"2")
     assert gitdriver.merge_files(base, base, other, "x.yaml") == gitdriver.MergeResult(True, other)
     assert gitdriver.merge_files(base, other, base, "x.yaml") == gitdriver.MergeResult(True, None)
@@ -268,21 +258,21 @@ def test_merge_files_shortcuts_and_plain_files(age_key: AgeKey, tmp_path: Path) 
     assert not conflict.clean
     assert conflict.output == b"<<<<<<< ours\nb\n=======\nc\n>>>>>>> theirs\n"
     with pytest.raises(gitdriver.MergeConflict, match="theirs is not an encrypted sops file"):
-        gitdriver.merge_files(base, other, b"a: 3\n", "x.yaml", options=_options(age_key))
+        gitdriver.merge_files(base, other, b"a: 3\n", "x.yaml", options=age_options(age_key))
 
 
 def test_added_on_both_sides_merges_without_base(age_key: AgeKey, tmp_path: Path) -> None:
-    ours = _encrypted(b"a: 1\nb: 2\n", "yaml", age_key)
-    theirs = _encrypted(b"a: 1\nb: 2\n", "yaml", age_key)  # same plaintext, another data key
-    result = gitdriver.merge_files(b"", ours, theirs, "x.yaml", options=_options(age_key), tmp_base=str(tmp_path))
+    ours = age_encrypt(b"a: 1\nb: 2\n", "yaml", age_key.recipient)
+    theirs = age_encrypt(b"a: 1\nb: 2\n", "yaml", age_key.recipient)  # same plaintext, another data key
+    result = gitdriver.merge_files(b"", ours, theirs, "x.yaml", options=age_options(age_key), tmp_base=str(tmp_path))
     assert result.clean and result.output is None  # identical plaintext: ours is kept as it is
 
 
 def test_clean_line_merge_that_is_not_a_valid_document_is_a_conflict(age_key: AgeKey, tmp_path: Path) -> None:
-    base = _encrypted(b"a: 1\nb: 2\nc: 3\nd: 4\n", "yaml", age_key)
+    base = age_encrypt(b"a: 1\nb: 2\nc: 3\nd: 4\n", "yaml", age_key.recipient)
     ours = _set(base, "yaml", age_key, b"a: 1\n", b"x: 0\na: 1\n")
     theirs = _set(base, "yaml", age_key, b"d: 4\n", b"d: 4\nx: 9\n")
-    result = gitdriver.merge_files(base, ours, theirs, "x.yaml", options=_options(age_key), tmp_base=str(tmp_path))
+    result = gitdriver.merge_files(base, ours, theirs, "x.yaml", options=age_options(age_key), tmp_base=str(tmp_path))
     assert result == gitdriver.MergeResult(
         False, None, ('the merged text is not valid yaml: Error unmarshaling input YAML: line 6: mapping key "x" '
                       "already defined",),
@@ -290,15 +280,15 @@ def test_clean_line_merge_that_is_not_a_valid_document_is_a_conflict(age_key: Ag
 
 
 def test_neighbouring_values_merge_value_by_value(age_key: AgeKey, tmp_path: Path) -> None:
-    base = _encrypted(b"a: 1\nb: 2\nl: [x, y]\n", "yaml", age_key)
+    base = age_encrypt(b"a: 1\nb: 2\nl: [x, y]\n", "yaml", age_key.recipient)
     ours = _set(base, "yaml", age_key, b"a: 1", b"a: 10")
     theirs = _set(_set(base, "yaml", age_key, b"b: 2", b"b: 20"), "yaml", age_key, b"[x, y]", b"[x, z]")
-    result = gitdriver.merge_files(base, ours, theirs, "x.yaml", options=_options(age_key), tmp_base=str(tmp_path))
+    result = gitdriver.merge_files(base, ours, theirs, "x.yaml", options=age_options(age_key), tmp_base=str(tmp_path))
     assert result.clean and result.output is not None
-    got = api.decrypt_bytes(result.output, input_format="yaml", options=_options(age_key))
+    got = api.decrypt_bytes(result.output, input_format="yaml", options=age_options(age_key))
     assert got == b"a: 10\nb: 20\nl: [x, z]\n"
     both = _set(base, "yaml", age_key, b"b: 2", b"b: 30")
-    conflict = gitdriver.merge_files(base, both, theirs, "x.yaml", options=_options(age_key), tmp_base=str(tmp_path))
+    conflict = gitdriver.merge_files(base, both, theirs, "x.yaml", options=age_options(age_key), tmp_base=str(tmp_path))
     assert conflict == gitdriver.MergeResult(False, None, ('["b"]',))
 
 
@@ -322,21 +312,21 @@ def test_ours_rotated_theirs_added_a_recipient_wraps_ours_key_for_theirs_recipie
     age_key: AgeKey, tmp_path: Path
 ) -> None:
     second = new_age_key()
-    base = _encrypted(b"a: 1\nb: 2\n", "yaml", age_key)
-    opened = api.open_file(base, input_format="yaml", options=_options(age_key))
+    base = age_encrypt(b"a: 1\nb: 2\n", "yaml", age_key.recipient)
+    opened = api.open_file(base, input_format="yaml", options=age_options(age_key))
     recipients = [key_type("age").parse_recipient(r) for r in (age_key.recipient, second.recipient)]
     opened.rewrap([recipients])
     theirs = opened.seal()  # same data key, one more recipient
     opened = api.open_file(
-        _set(base, "yaml", age_key, b"b: 2", b"b: 3"), input_format="yaml", options=_options(age_key)
+        _set(base, "yaml", age_key, b"b: 2", b"b: 3"), input_format="yaml", options=age_options(age_key)
     )
     opened.rotate_data_key()
     opened.rewrap(opened.recipients())
     ours = opened.seal()
-    result = gitdriver.merge_files(base, ours, theirs, "x.yaml", options=_options(age_key), tmp_base=str(tmp_path))
+    result = gitdriver.merge_files(base, ours, theirs, "x.yaml", options=age_options(age_key), tmp_base=str(tmp_path))
     assert result.clean and result.output is not None
     assert result.notes == ("the recipients/settings changed on theirs: the result uses theirs'",
                             "the data key of ours is wrapped for the recipients of theirs")  # fmt: skip
-    assert api.decrypt_bytes(result.output, input_format="yaml", options=_options(second)) == b"a: 1\nb: 3\n"
+    assert api.decrypt_bytes(result.output, input_format="yaml", options=age_options(second)) == b"a: 1\nb: 3\n"
     # Ours' data key: the values keep ours' ciphertexts.
     assert result.output.split(b"sops:")[0] == ours.split(b"sops:")[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import AgeKey, new_age_key
 from tests.git.conftest import Repo, encrypt
+from tests.helpers import age_encrypt
 
 from pysops import gitdriver
 
@@ -53,15 +54,11 @@ def test_textconv_command(repo: Repo, age_key: AgeKey, git_env: dict[str, str]) 
 
 
 def test_textconv_library_formats(age_key: AgeKey, git_env: dict[str, str]) -> None:
-    from pysops import api
-    from pysops.keys import key_type
-
-    opts = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(age_key.recipient)]])
     for fmt, name, plain in (
         ("json", "x.json", b'{\n  "a": 1\n}\n'),
         ("dotenv", "x.env", b"A=1\n"),
         ("binary", "x.bin", b"\x00raw\n"),
     ):
-        data = api.encrypt_bytes(plain, opts, input_format=fmt)
+        data = age_encrypt(plain, fmt, age_key.recipient)
         assert gitdriver.textconv(data, name) == plain
         assert gitdriver.textconv(plain, name) == plain

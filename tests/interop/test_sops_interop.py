@@ -161,9 +161,9 @@ def test_pgp_both_directions(
     assert r.code == 0, r.stderr
     theirs = tmp_path / ("theirs." + name)
     assert run_sops(["encrypt", "--pgp", SOPS_PGP_FP, "--output", str(theirs), str(plain)], env).code == 0
-    sops_of_ours, _ = _both_decrypt(ours, fmt, env, pysops)
+    sops_of_ours, pysops_of_ours = _both_decrypt(ours, fmt, env, pysops)
     sops_of_theirs, pysops_of_theirs = _both_decrypt(theirs, fmt, env, pysops)
-    assert sops_of_ours == sops_of_theirs == pysops_of_theirs
+    assert sops_of_ours == sops_of_theirs == pysops_of_theirs == pysops_of_ours
 
 
 def _groups_config(directory: Path, keys: list[AgeKey], threshold: int) -> None:
@@ -190,9 +190,9 @@ def test_three_key_groups_threshold_two(
     # Any two of the three identities decrypt, with either tool, either file.
     two = "\n".join(k.identity for k in age_keys[1:])
     env = {**clean_env, "SOPS_AGE_KEY": two}
-    for path in (ours, theirs):
-        s, p = _both_decrypt(path, fmt, env, pysops)
-        assert s == p
+    s_ours, p_ours = _both_decrypt(ours, fmt, env, pysops)
+    s_theirs, p_theirs = _both_decrypt(theirs, fmt, env, pysops)
+    assert s_ours == p_ours == s_theirs == p_theirs
     # One identity is not enough: exit 128 from both tools.
     one = {**clean_env, "SOPS_AGE_KEY": age_keys[0].identity}
     assert run_sops(["decrypt", str(ours)], one).code == 128
@@ -289,8 +289,8 @@ def test_comment_regex_modes(
 
     assert encrypted_keys(ours.read_text()) == encrypted_keys(theirs.read_text())
     a, b = _both_decrypt(ours, "yaml", env, pysops)
-    c, _ = _both_decrypt(theirs, "yaml", env, pysops)
-    assert a == b == c
+    c, d = _both_decrypt(theirs, "yaml", env, pysops)
+    assert a == b == c == d
     back = pysops(["decrypt", str(ours)], env)
     assert back.stdout.decode() == COMMENT_YAML
 

@@ -9,12 +9,9 @@ from typing import Any, NamedTuple
 
 import pytest
 from tests.conftest import AgeKey, run_sops
+from tests.helpers import age_env
 
 PLAIN = "a: one\nb: two\n"
-
-
-def _env(clean_env: dict[str, str], *keys: AgeKey) -> dict[str, str]:
-    return {**clean_env, "SOPS_AGE_KEY": "\n".join(k.identity for k in keys)}
 
 
 def _config(rule: list[AgeKey], allowed: list[AgeKey] | None = None, **policy: Any) -> str:
@@ -53,7 +50,7 @@ def test_rotate_refuses_a_recipient_injected_into_the_file(
     Path(".sops-policy.yaml").write_text(_config([k0], allowed=[k0]))
     f = _encrypt(pysops, clean_env, "s.yaml", k0, k2)  # k2 slipped into the metadata
     before = f.read_bytes()
-    r = pysops(["rotate", "-i", "s.yaml"], _env(clean_env, k0))
+    r = pysops(["rotate", "-i", "s.yaml"], age_env(clean_env, k0))
     assert r.code == 1 and r.stdout == b""
     assert r.stderr == (
         f"pysops: recipients of s.yaml against the policy of {Path.cwd() / '.sops-policy.yaml'}:\n"
@@ -64,10 +61,10 @@ def test_rotate_refuses_a_recipient_injected_into_the_file(
         "pysops: hint: if you trust the file's current recipients, pass --accept-file-recipients\n"
     )
     assert f.read_bytes() == before
-    r = pysops(["rotate", "-i", "--accept-file-recipients", "s.yaml"], _env(clean_env, k0))
+    r = pysops(["rotate", "-i", "--accept-file-recipients", "s.yaml"], age_env(clean_env, k0))
     assert r.code == 0, r.stderr
     assert _data_key_line(f) != [ln for ln in before.decode().splitlines() if ln.startswith(("a:", "b:"))]
-    assert run_sops(["decrypt", str(f)], _env(clean_env, k2)).stdout == PLAIN.encode()
+    assert run_sops(["decrypt", str(f)], age_env(clean_env, k2)).stdout == PLAIN.encode()
 
 
 def test_rotate_refuses_adding_a_recipient_outside_the_policy(
@@ -77,7 +74,8 @@ def test_rotate_refuses_adding_a_recipient_outside_the_policy(
     Path(".sops-policy.yaml").write_text(_config([k0], allowed=[k0]))
     f = _encrypt(pysops, clean_env, "s.yaml")
     before = f.read_bytes()
-    r = pysops(["rotate", "-i", "--add-age", k1.recipient, "--accept-file-recipients", "s.yaml"], _env(clean_env, k0))
+    args = ["rotate", "-i", "--add-age", k1.recipient, "--accept-file-recipients", "s.yaml"]
+    r = pysops(args, age_env(clean_env, k0))
     assert r.code == 1
     assert r.stderr.endswith(
         f"pysops: error: s.yaml: policy violation: recipient age:{k1.recipient} is not in the policy's "
@@ -94,14 +92,14 @@ def test_rotate_refuses_dropping_a_required_recipient_and_too_few_groups(
     Path(".sops-policy.yaml").write_text(_config([k0, k1], required_recipients=[f"age:{k0.recipient}"]))
     f = _encrypt(pysops, clean_env, "s.yaml")
     before = f.read_bytes()
-    r = pysops(["rotate", "-i", "--rm-age", k0.recipient, "s.yaml"], _env(clean_env, k1))
+    r = pysops(["rotate", "-i", "--rm-age", k0.recipient, "s.yaml"], age_env(clean_env, k1))
     assert r.code == 1
     assert f"pysops: error: s.yaml: policy violation: required recipient age:{k0.recipient} would be missing\n" in (
         r.stderr
     )
     assert f.read_bytes() == before
     Path(".sops-policy.yaml").write_text(_config([k0, k1], min_key_groups=2))
-    r = pysops(["rotate", "-i", "s.yaml"], _env(clean_env, k1))
+    r = pysops(["rotate", "-i", "s.yaml"], age_env(clean_env, k1))
     assert r.code == 1
     assert (
         "pysops: error: s.yaml: policy violation: the policy requires at least 2 key groups; the result has 1\n"
@@ -116,7 +114,7 @@ def test_without_a_policy_rotate_output_is_unchanged(
     k0 = age_keys[0]
     Path(".sops.yaml").write_text(_config([k0]))
     _encrypt(pysops, clean_env, "s.yaml")
-    r = pysops(["rotate", "-i", "s.yaml"], _env(clean_env, k0))
+    r = pysops(["rotate", "-i", "s.yaml"], age_env(clean_env, k0))
     assert (r.code, r.stdout, r.stderr) == (0, b"", "")
 
 
@@ -128,7 +126,7 @@ def test_updatekeys_refuses_a_rule_recipient_outside_the_policy(
     f = _encrypt(pysops, clean_env, "s.yaml")
     before = f.read_bytes()
     Path(".sops-policy.yaml").write_text(_config([k0, k1], allowed=[k0]))
-    r = pysops(["updatekeys", "-y", "s.yaml"], _env(clean_env, k0))
+    r = pysops(["updatekeys", "-y", "s.yaml"], age_env(clean_env, k0))
     assert r.code == 1
     assert r.stderr == (
         "pysops: syncing keys for file s.yaml\n"
@@ -147,11 +145,11 @@ def test_updatekeys_removing_an_injected_recipient_is_allowed(
     k0, _, k2 = age_keys
     Path(".sops-policy.yaml").write_text(_config([k0], allowed=[k0]))
     f = _encrypt(pysops, clean_env, "s.yaml", k0, k2)
-    r = pysops(["updatekeys", "-y", "s.yaml"], _env(clean_env, k0))
+    r = pysops(["updatekeys", "-y", "s.yaml"], age_env(clean_env, k0))
     assert r.code == 0, r.stderr
     assert f"--- {k2.recipient}\n" in r.stderr
-    assert run_sops(["decrypt", str(f)], _env(clean_env, k2)).code != 0
-    assert run_sops(["decrypt", str(f)], _env(clean_env, k0)).stdout == PLAIN.encode()
+    assert run_sops(["decrypt", str(f)], age_env(clean_env, k2)).code != 0
+    assert run_sops(["decrypt", str(f)], age_env(clean_env, k0)).stdout == PLAIN.encode()
 
 
 def test_updatekeys_recursive(clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any) -> None:
@@ -162,16 +160,16 @@ def test_updatekeys_recursive(clean_env: dict[str, str], age_keys: list[AgeKey],
     Path("d/.hidden").mkdir()
     Path("d/.hidden/x.yaml").write_bytes(files[0].read_bytes())
     Path(".sops.yaml").write_text(_config([k0, k1]))
-    r = pysops(["updatekeys", "-y", "d"], _env(clean_env, k0))
+    r = pysops(["updatekeys", "-y", "d"], age_env(clean_env, k0))
     assert r.code == 2 and r.stderr.startswith("pysops: error: Error reading file: d is a directory\n")
-    r = pysops(["updatekeys", "-y", "--recursive", "d"], _env(clean_env, k0))
+    r = pysops(["updatekeys", "-y", "--recursive", "d"], age_env(clean_env, k0))
     assert r.code == 0, r.stderr
     assert [ln for ln in r.stderr.splitlines() if ln.endswith("synced with new keys")] == [
         "pysops: file d/one.yaml synced with new keys",
         "pysops: file d/sub/two.yaml synced with new keys",
     ]
     for f in files:
-        assert run_sops(["decrypt", str(f)], _env(clean_env, k1)).stdout == PLAIN.encode()
+        assert run_sops(["decrypt", str(f)], age_env(clean_env, k1)).stdout == PLAIN.encode()
     assert Path("d/plain.yaml").read_text() == PLAIN
     assert Path("d/.hidden/x.yaml").read_bytes() != files[0].read_bytes()
 
@@ -180,18 +178,18 @@ def test_rotate_several_files_and_recursive(clean_env: dict[str, str], age_keys:
     k0 = age_keys[0]
     Path(".sops.yaml").write_text(_config([k0]))
     files = [_encrypt(pysops, clean_env, name) for name in ("a.yaml", "b.yaml", "d/c.yaml")]
-    r = pysops(["rotate", "a.yaml", "b.yaml"], _env(clean_env, k0))
+    r = pysops(["rotate", "a.yaml", "b.yaml"], age_env(clean_env, k0))
     assert r.code == 1
     assert r.stderr.startswith("pysops: error: rotating several files (or a directory) needs -i/--in-place\n")
     before = [_data_key_line(f) for f in files]
-    r = pysops(["rotate", "-i", "a.yaml", "b.yaml"], _env(clean_env, k0))
+    r = pysops(["rotate", "-i", "a.yaml", "b.yaml"], age_env(clean_env, k0))
     assert (r.code, r.stderr) == (0, "")
     assert [_data_key_line(f) != old for f, old in zip(files, before, strict=True)] == [True, True, False]
-    r = pysops(["rotate", "-i", "--recursive", "d"], _env(clean_env, k0))
+    r = pysops(["rotate", "-i", "--recursive", "d"], age_env(clean_env, k0))
     assert (r.code, r.stderr) == (0, "")
     assert _data_key_line(files[2]) != before[2]
     for f in files:
-        assert run_sops(["decrypt", str(f)], _env(clean_env, k0)).stdout == PLAIN.encode()
+        assert run_sops(["decrypt", str(f)], age_env(clean_env, k0)).stdout == PLAIN.encode()
 
 
 @pytest.mark.parametrize("command", ["rotate", "updatekeys"])
@@ -204,7 +202,7 @@ def test_policy_with_an_unknown_setting_is_an_error(
     Path(".sops-policy.yaml").write_text(_config([k0]) + "policy:\n  allowed_recipient: []\n")
     args = ["rotate", "-i", "s.yaml"] if command == "rotate" else ["updatekeys", "-y", "s.yaml"]
     Path(".sops-policy.yaml").write_text(_config([k0]) + "policy:\n  allowed_recipient: []\n")
-    r = pysops(args, _env(clean_env, k0))
+    r = pysops(args, age_env(clean_env, k0))
     assert r.code == 1
     assert "unknown policy setting allowed_recipient" in r.stderr
 

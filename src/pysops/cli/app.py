@@ -17,7 +17,7 @@ from pysops.cli.inputs import (
     read_input,
 )
 from pysops.errors import GenericError, PysopsError
-from pysops.keys import REGISTRY
+from pysops.keys import REGISTRY, KeyTypeSpec
 
 app = typer.Typer(
     name="pysops",
@@ -44,34 +44,64 @@ def _global(
     _state["verbose"] = verbose
 
 
-def with_recipient_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add one ``--<type>`` option per registered recipient type and pass them as ``recipients``."""
-    sig = inspect.signature(fn, eval_str=True)
-    params = [p for p in sig.parameters.values() if p.name != "recipients"]
-    extra = []
-    for spec in REGISTRY:
-        extra.append(
+#: One group of per-key-type options for ``with_key_type_options``: the argument the command
+#: receives (type name -> value), the prefix of the generated parameter names, the prefix of the
+#: flags (``--<prefix><type>``) and the help text for a type.
+KeyTypeOptions = tuple[str, str, str, Callable[[KeyTypeSpec], str]]
+
+
+def with_key_type_options(
+    *groups: KeyTypeOptions, repeatable: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add one option per registered key type for each of ``groups``; the command gets each
+    group's values as its argument: type name -> the value, None when not given (``repeatable``:
+    the list of values given, empty when none)."""
+    arguments = {argument for argument, *_ in groups}
+
+    def option(flag: str, help_text: str) -> Any:
+        if repeatable:
+            return Annotated[list[str] | None, typer.Option(flag, help=help_text)]
+        return Annotated[str | None, typer.Option(flag, help=help_text)]
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.name not in arguments]
+        extra = [
             inspect.Parameter(
-                f"recipient_{spec.name}",
+                f"{name_prefix}{spec.name}",
                 inspect.Parameter.KEYWORD_ONLY,
                 default=None,
-                annotation=Annotated[
-                    str | None,
-                    typer.Option(
-                        f"--{spec.cli_flag.replace('_', '-')}",
-                        help=f"comma separated {spec.name} recipients [env {spec.env_recipients}]",
-                    ),
-                ],
+                annotation=option(f"--{flag_prefix}{spec.cli_flag.replace('_', '-')}", help_for(spec)),
             )
-        )
+            for spec in REGISTRY
+            for _, name_prefix, flag_prefix, help_for in groups
+        ]
 
-    @wraps(fn)
-    def wrapper(**kwargs: Any) -> Any:
-        recipients = {spec.name: kwargs.pop(f"recipient_{spec.name}", None) for spec in REGISTRY}
-        return fn(recipients=recipients, **kwargs)
+        @wraps(fn)
+        def wrapper(**kwargs: Any) -> Any:
+            for argument, name_prefix, _, _ in groups:
+                values = {spec.name: kwargs.pop(f"{name_prefix}{spec.name}", None) for spec in REGISTRY}
+                if repeatable:
+                    values = {name: value or [] for name, value in values.items()}
+                kwargs[argument] = values
+            return fn(**kwargs)
 
-    wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
-    return wrapper
+        wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+#: One ``--<type>`` option per registered key type, passed as ``recipients`` (type name -> the
+#: comma separated recipients, or None).
+with_recipient_flags = with_key_type_options(
+    (
+        "recipients",
+        "recipient_",
+        "",
+        lambda spec: f"comma separated {spec.name} recipients [env {spec.env_recipients}]",
+    )
+)
 
 
 FileArg = Annotated[str | None, typer.Argument(help="the file ('-' or none: standard input)")]

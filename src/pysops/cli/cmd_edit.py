@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from pysops.cli import app as app_module
 from pysops.cli.app import DecryptionOrder, IgnoreMac, InputType, OutputType, app, with_recipient_flags
 
 #: What the terminal shows when the edited text cannot be used (sops: "Press a key ...").
@@ -71,10 +70,11 @@ def edit(
         absolute,
         encryption_options,
         load_config,
-        pick_format,
+        pick_formats,
         pick_selection,
         store_options,
     )
+    from pysops.cli.mutate import config_flag
     from pysops.edit import edit_file
     from pysops.errors import CouldNotReadInputFile, NoFileSpecified
 
@@ -82,10 +82,8 @@ def edit(
         raise NoFileSpecified("no file specified", hint="pysops edit FILE")
     if os.path.isdir(file):
         raise CouldNotReadInputFile(f"cannot read {file}: it is a directory")
-    in_fmt = pick_format(input_type, file)
-    out_fmt = pick_format(output_type, None, default=in_fmt)
-    config_flag = app_module._state.get("config")
-    cfg = load_config(absolute(file), config_flag)
+    in_fmt, out_fmt = pick_formats(input_type, output_type, file)
+    cfg = load_config(absolute(file), config_flag())
     new_options = None
     if not os.path.lexists(file):
         selection = pick_selection(
@@ -101,7 +99,7 @@ def edit(
         new_options = encryption_options(
             cfg,
             absolute(file),
-            recipient_flags={k: v for k, v in (recipients or {}).items() if v},
+            recipient_flags=recipients or {},
             env=os.environ,
             selection=selection,
             shamir_threshold=shamir_secret_sharing_threshold,

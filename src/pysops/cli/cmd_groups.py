@@ -6,16 +6,12 @@ values, ``lastmodified`` and ``mac`` are untouched. Prints the file unless ``-i`
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from functools import wraps
 from typing import Annotated, Any
 
 import typer
 
-from pysops.cli.app import InPlace, Threshold, app
+from pysops.cli.app import InPlace, Threshold, app, with_key_type_options
 from pysops.errors import GenericError
-from pysops.keys import REGISTRY
 
 groups_app = typer.Typer(
     name="groups",
@@ -28,38 +24,7 @@ app.add_typer(groups_app, name="groups")
 FileOption = Annotated[str, typer.Option("--file", "-f", help="the encrypted file")]
 
 
-def with_repeatable_recipient_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """One repeatable ``--<type>`` option per registered type, passed as ``recipients``
-    (type name -> list of values; each value may itself be comma separated)."""
-    sig = inspect.signature(fn, eval_str=True)
-    params = [p for p in sig.parameters.values() if p.name != "recipients"]
-    extra = [
-        inspect.Parameter(
-            f"recipient_{spec.name}",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[
-                list[str] | None,
-                typer.Option(
-                    f"--{spec.cli_flag.replace('_', '-')}",
-                    help=f"a {spec.name} recipient of the new group (repeatable)",
-                ),
-            ],
-        )
-        for spec in REGISTRY
-    ]
-
-    @wraps(fn)
-    def wrapper(**kwargs: Any) -> Any:
-        recipients = {spec.name: kwargs.pop(f"recipient_{spec.name}", None) or [] for spec in REGISTRY}
-        return fn(recipients=recipients, **kwargs)
-
-    wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
-    return wrapper
-
-
 def _write(file: str, data: bytes, opened: Any, in_place: bool) -> None:
-
     from pysops.cli.inputs import pick_format, write_stdout
     from pysops.cli.mutate import encrypted_with_metadata, store_options_for, write_back
 
@@ -80,7 +45,10 @@ def _open(file: str) -> tuple[bytes, Any]:
 
 
 @groups_app.command("add")
-@with_repeatable_recipient_flags
+@with_key_type_options(
+    ("recipients", "recipient_", "", lambda spec: f"a {spec.name} recipient of the new group (repeatable)"),
+    repeatable=True,
+)
 def add(
     file: FileOption,
     in_place: InPlace = False,
@@ -92,14 +60,11 @@ def add(
     recipients: dict[str, list[str]] | None = None,
 ) -> None:
     """Add a key group made of the given keys."""
+    from pysops.cli.inputs import recipient_options
     from pysops.cli.mutate import rewrappable
     from pysops.keys import key_type, split_recipients
 
-    options = {
-        name: value
-        for name, value in (("encryption_context", encryption_context), ("aws_profile", aws_profile))
-        if value
-    }
+    options = recipient_options(encryption_context, aws_profile)
     group = [
         key_type(name).parse_recipient(item, options)
         for name, values in (recipients or {}).items()

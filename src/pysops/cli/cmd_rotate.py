@@ -4,48 +4,22 @@ go to the first key group, as in sops)."""
 
 from __future__ import annotations
 
-import inspect
 import os
-from collections.abc import Callable
-from functools import wraps
 from typing import Annotated, Any
 
 import typer
 
-from pysops.cli.app import DecryptionOrder, FilenameOverride, InPlace, InputType, Output, OutputType, app
-from pysops.errors import GenericError
-from pysops.keys import REGISTRY
-
-
-def with_add_remove_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--add-<type>`` and ``--rm-<type>`` per registered type, passed as ``add``/``remove``
-    (type name -> comma separated recipients, or None)."""
-    sig = inspect.signature(fn, eval_str=True)
-    params = [p for p in sig.parameters.values() if p.name not in ("add", "remove")]
-    extra = []
-    for spec in REGISTRY:
-        flag = spec.cli_flag.replace("_", "-")
-        for action, verb in (("add", "add"), ("rm", "remove")):
-            extra.append(
-                inspect.Parameter(
-                    f"{action}_{spec.name}",
-                    inspect.Parameter.KEYWORD_ONLY,
-                    default=None,
-                    annotation=Annotated[
-                        str | None,
-                        typer.Option(f"--{action}-{flag}", help=f"comma separated {spec.name} recipients to {verb}"),
-                    ],
-                )
-            )
-
-    @wraps(fn)
-    def wrapper(**kwargs: Any) -> Any:
-        add = {spec.name: kwargs.pop(f"add_{spec.name}", None) for spec in REGISTRY}
-        remove = {spec.name: kwargs.pop(f"rm_{spec.name}", None) for spec in REGISTRY}
-        return fn(add=add, remove=remove, **kwargs)
-
-    wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
-    return wrapper
+from pysops.cli.app import (
+    DecryptionOrder,
+    FilenameOverride,
+    InPlace,
+    InputType,
+    Output,
+    OutputType,
+    app,
+    with_key_type_options,
+)
+from pysops.errors import GenericError, PysopsError
 
 
 def change_recipients(
@@ -74,7 +48,10 @@ def change_recipients(
 
 
 @app.command()
-@with_add_remove_flags
+@with_key_type_options(
+    ("add", "add_", "add-", lambda spec: f"comma separated {spec.name} recipients to add"),
+    ("remove", "rm_", "rm-", lambda spec: f"comma separated {spec.name} recipients to remove"),
+)
 def rotate(
     files: Annotated[
         list[str], typer.Argument(help="the encrypted files (several need -i; directories need --recursive)")
@@ -155,12 +132,11 @@ def rotate_file(
         absolute,
         check_output_flags,
         load_config,
-        pick_format,
+        pick_formats,
         store_options,
         write_output,
     )
     from pysops.cli.mutate import config_flag, open_encrypted, read_encrypted, rewrappable, write_back
-    from pysops.errors import PysopsError
     from pysops.policyfile import Policy, enforce, load_policy
 
     changes_keys = any(add.values()) or any(remove.values())
@@ -172,8 +148,7 @@ def rotate_file(
         )
     name = filename_override or file
     check_output_flags(in_place, output, Input(b"", file, name))
-    in_fmt = pick_format(input_type, name)
-    out_fmt = pick_format(output_type, None, default=in_fmt)
+    in_fmt, out_fmt = pick_formats(input_type, output_type, name)
     data = read_encrypted(file)
     cfg = load_config(absolute(name), config_flag())
     policy = load_policy(cfg)

@@ -27,12 +27,16 @@ def _path(index: str, verb: str) -> list[str | int]:
         ) from None
 
 
-def _formats(file: str, input_type: str | None, output_type: str | None) -> tuple[str, str]:
-    from pysops.cli.inputs import pick_format
+def _open(
+    file: str, input_type: str | None, output_type: str | None, ignore_mac: bool, decryption_order: str | None
+) -> tuple[bytes, Any, str]:
+    """The file's bytes, the file opened with its data key, and the output format."""
+    from pysops.cli.inputs import pick_formats
+    from pysops.cli.mutate import open_encrypted, read_encrypted
 
-    in_fmt = pick_format(input_type, file)
-    out_fmt = pick_format(output_type, None, default=in_fmt)
-    return in_fmt, out_fmt
+    in_fmt, out_fmt = pick_formats(input_type, output_type, file)
+    data = read_encrypted(file)
+    return data, open_encrypted(data, in_fmt, ignore_mac=ignore_mac, decryption_order=decryption_order), out_fmt
 
 
 def _seal_and_write(
@@ -67,7 +71,7 @@ def set_command(
 ) -> None:
     """Set a value (JSON) at INDEX in an encrypted file, creating missing keys."""
     from pysops import tree
-    from pysops.cli.mutate import open_encrypted, read_encrypted
+    from pysops.cli.mutate import read_encrypted
 
     if value_file and value_stdin:
         raise GenericError("cannot use both --value-file and --value-stdin")
@@ -90,9 +94,7 @@ def set_command(
         assert value is not None
         text = value
     node = tree.parse_json_value(text)
-    in_fmt, out_fmt = _formats(file, input_type, output_type)
-    data = read_encrypted(file)
-    opened = open_encrypted(data, in_fmt, ignore_mac=ignore_mac, decryption_order=decryption_order)
+    data, opened, out_fmt = _open(file, input_type, output_type, ignore_mac, decryption_order)
     root = opened.doc.branches[0]
     if idempotent and tree.same_value(tree.lookup(root, path), node):
         return
@@ -115,12 +117,9 @@ def unset_command(
 ) -> None:
     """Remove the key or list element at INDEX from an encrypted file."""
     from pysops import tree
-    from pysops.cli.mutate import open_encrypted, read_encrypted
 
     path = _path(index, "unset")
-    in_fmt, out_fmt = _formats(file, input_type, output_type)
-    data = read_encrypted(file)
-    opened = open_encrypted(data, in_fmt, ignore_mac=ignore_mac, decryption_order=decryption_order)
+    data, opened, out_fmt = _open(file, input_type, output_type, ignore_mac, decryption_order)
     try:
         change = tree.unset_path(opened.doc.branches[0], path)
     except tree.PathNotFound:

@@ -169,19 +169,18 @@ def run_exec_file(
 
 def try_run(args: Sequence[str]) -> int | None:
     """Run ``[global flags] exec-env|exec-file [flags] FILE COMMAND...``; None if typer must."""
-    from pysops.cli.fast import find_verb, parse_flags, text_value
+    from pysops.cli.fast import parse_command, text_value
 
-    found = find_verb(args, ("exec-env", "exec-file"))
-    if found is None:
-        return None
-    verb_at, config_flag = found
-    verb = args[verb_at]
     # flags up to the first positional argument (FILE); the rest is the command, untouched
-    flags = EXEC_ENV_FLAGS if verb == "exec-env" else EXEC_FILE_FLAGS
-    parsed = parse_flags(args[verb_at + 1 :], flags, interspersed=False)
-    if parsed is None or not parsed[1]:
+    parsed = parse_command(
+        args,
+        ("exec-env", "exec-file"),
+        lambda verb: EXEC_ENV_FLAGS if verb == "exec-env" else EXEC_FILE_FLAGS,
+        interspersed=False,
+    )
+    if parsed is None or not parsed[3]:
         return None
-    values, rest = parsed
+    verb, config_flag, values, rest = parsed
     file, command = rest[0], rest[1:]
 
     def text(name: str) -> str | None:

@@ -102,9 +102,16 @@ def parse_flags(
     return values, positional
 
 
-def find_verb(args: Sequence[str], verbs: Sequence[str]) -> tuple[int, str | None] | None:
-    """The index of the first of ``verbs`` in ``args`` and the ``--config`` value (else
-    ``$SOPS_CONFIG``), if only known global flags precede it; None otherwise."""
+def parse_command(
+    args: Sequence[str],
+    verbs: Sequence[str],
+    flags_for: Callable[[str], dict[str, bool]],
+    *,
+    interspersed: bool = True,
+) -> tuple[str, str | None, dict[str, str | bool], list[str]] | None:
+    """``[global flags] VERB [flags] ...`` for the first of ``verbs`` in ``args``: the verb, the
+    ``--config`` value (else ``$SOPS_CONFIG``), and ``parse_flags``'s values and positional
+    arguments against ``flags_for(verb)``; None when anything is unknown."""
     verb_at = next((i for i, a in enumerate(args) if a in verbs), None)
     if verb_at is None:
         return None
@@ -112,7 +119,11 @@ def find_verb(args: Sequence[str], verbs: Sequence[str]) -> tuple[int, str | Non
     if parsed is None or parsed[1]:
         return None
     config = parsed[0].get("--config") or os.environ.get("SOPS_CONFIG")
-    return verb_at, config if isinstance(config, str) else None
+    verb = args[verb_at]
+    command = parse_flags(args[verb_at + 1 :], flags_for(verb), interspersed=interspersed)
+    if command is None:
+        return None
+    return verb, config if isinstance(config, str) else None, *command
 
 
 def text_value(values: dict[str, str | bool], name: str) -> str | None:
@@ -123,15 +134,12 @@ def text_value(values: dict[str, str | bool], name: str) -> str | None:
 
 def try_run(args: Sequence[str]) -> int | None:
     """Run ``[global flags] decrypt|encrypt [flags] [file...]`` directly; None if it needs typer."""
-    found = find_verb(args, ("decrypt", "encrypt"))
-    if found is None:
-        return None
-    verb_at, config_flag = found
-    verb = args[verb_at]
-    parsed = parse_flags(args[verb_at + 1 :], DECRYPT_FLAGS if verb == "decrypt" else encrypt_flags())
+    parsed = parse_command(
+        args, ("decrypt", "encrypt"), lambda verb: DECRYPT_FLAGS if verb == "decrypt" else encrypt_flags()
+    )
     if parsed is None:
         return None
-    values, positional = parsed
+    verb, config_flag, values, positional = parsed
 
     def text(name: str) -> str | None:
         return text_value(values, name)
@@ -207,7 +215,7 @@ def run_decrypt(
         absolute,
         check_output_flags,
         load_config,
-        pick_format,
+        pick_formats,
         read_input,
         store_options,
         write_output,
@@ -228,8 +236,7 @@ def run_decrypt(
         return
     inp = read_input(files[0] if files else None, filename_override)
     check_output_flags(in_place, output, inp)
-    in_fmt = pick_format(input_type, inp.name_for_rules)
-    out_fmt = pick_format(output_type, None, default=in_fmt)
+    in_fmt, out_fmt = pick_formats(input_type, output_type, inp.name_for_rules)
     cfg = load_config(absolute(inp.name_for_rules), config_flag)
     doc = _retained(get_store(in_fmt).parse(inp.data))
     api.decrypt_document(doc, options)
@@ -265,32 +272,28 @@ def run_encrypt(
         check_output_flags,
         encryption_options,
         load_config,
-        pick_format,
+        pick_formats,
         pick_selection,
         read_input,
+        recipient_options,
         store_options,
         write_output,
     )
     from pysops.errors import ConflictingParameters
 
     chosen = pick_selection(selection)
-    flags = {k: v for k, v in recipients.items() if v}
-    recipient_options = {
-        name: value
-        for name, value in (("encryption_context", encryption_context), ("aws_profile", aws_profile))
-        if value
-    }
+    options = recipient_options(encryption_context, aws_profile)
 
     def options_for(cfg: Any, name: str | None) -> EncryptOptions:
         result: EncryptOptions = encryption_options(
             cfg,
             name,
-            recipient_flags=flags,
+            recipient_flags=recipients,
             env=os.environ,
             selection=chosen,
             shamir_threshold=shamir_threshold,
             mac_only_encrypted=mac_only_encrypted,
-            recipient_options=recipient_options,
+            recipient_options=options,
             allow_hsm_only=allow_hsm_only,
         )
         return result
@@ -308,8 +311,7 @@ def run_encrypt(
             "reading from standard input needs --filename-override (or --input-type)",
             hint="e.g. pysops encrypt --filename-override secrets.yaml < secrets.yaml",
         )
-    in_fmt = pick_format(input_type, inp.name_for_rules)
-    out_fmt = pick_format(output_type, None, default=in_fmt)
+    in_fmt, out_fmt = pick_formats(input_type, output_type, inp.name_for_rules)
     cfg = load_config(absolute(inp.name_for_rules), config_flag)
     result = api.encrypt_bytes(
         inp.data,

@@ -44,6 +44,20 @@ def pick_format(explicit: str | None, name: str | None, default: str = "binary")
     return default
 
 
+def pick_formats(input_type: str | None, output_type: str | None, name: str | None) -> tuple[str, str]:
+    """The input and output formats: the flags, else the name's extension; the output defaults
+    to the input's format."""
+    in_fmt = pick_format(input_type, name)
+    return in_fmt, pick_format(output_type, None, default=in_fmt)
+
+
+def recipient_options(encryption_context: str | None, aws_profile: str | None) -> dict[str, str]:
+    """The RecipientOptions given on the command line for new keys (``--encryption-context``,
+    ``--aws-profile``), without the ones not given."""
+    given = (("encryption_context", encryption_context), ("aws_profile", aws_profile))
+    return {name: value for name, value in given if value}
+
+
 def check_output_flags(in_place: bool, output: str | None, inp: Input) -> None:
     if in_place and output:
         raise ConflictingParameters("--in-place and --output cannot be used together")
@@ -122,7 +136,7 @@ def encryption_options(
     cfg: Any,
     name: str | None,
     *,
-    recipient_flags: dict[str, str],
+    recipient_flags: dict[str, str | None],
     env: Any,
     selection: tuple[str, str] | None,
     shamir_threshold: int,
@@ -131,12 +145,14 @@ def encryption_options(
     allow_hsm_only: bool = False,
 ) -> Any:
     """Combine CLI flags, SOPS_*_RECIPIENTS variables and the creation rule like sops does:
-    recipients from flags, else from the environment, else from the matching creation rule;
-    selection/threshold/mac_only_encrypted from flags, else from the rule."""
+    recipients from flags (an empty flag counts as not given), else from the environment, else
+    from the matching creation rule; selection/threshold/mac_only_encrypted from flags, else
+    from the rule."""
     from pysops import api, config
     from pysops.errors import NoMatchingCreationRule
 
-    recipients = config.recipients_from_flags(recipient_flags, env, recipient_options)
+    given = {name: text for name, text in recipient_flags.items() if text}
+    recipients = config.recipients_from_flags(given, env, recipient_options)
     rule = None
     if cfg is not None:
         try:

@@ -33,13 +33,9 @@ _ONLY_ENCRYPTED_PREFIX = bytes.fromhex("8a3fd2ad54ce66527b1034f3d147be0b0b975b3b
 
 def compute_mac(values: Iterable[Value], mac_only_encrypted: bool = False) -> str:
     """Uppercase hex SHA-512 of the serialised values, given in walk order."""
-    return compute_mac_of_plaintexts((to_plaintext(v) for v in values), mac_only_encrypted)
-
-
-def compute_mac_of_plaintexts(plaintexts: Iterable[bytes], mac_only_encrypted: bool = False) -> str:
-    """The same, over already serialised values (what the tree walk has at hand)."""
     h = mac_hash(mac_only_encrypted)
-    h.update(b"".join(plaintexts))
+    for value in values:
+        h.update(to_plaintext(value))
     return mac_hex(h)
 
 

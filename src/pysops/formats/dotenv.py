@@ -50,7 +50,7 @@ class _State:
     metadata lines are. Full per-line records are derived from these only when the tree was
     reordered."""
 
-    __slots__ = ("items", "keys", "leaves", "metadata_lines", "length")
+    __slots__ = ("items", "keys", "leaves", "metadata_lines")
 
     def __init__(
         self,
@@ -58,46 +58,27 @@ class _State:
         keys: list[str],
         leaves: list[Scalar | Comment],
         metadata_lines: list[tuple[int, int, str, str]],
-        length: int,
     ) -> None:
         self.items = items
         self.keys = keys  # original key of each item ("" for a comment)
         self.leaves = leaves  # original Scalar of each entry, the Comment itself for a comment
         self.metadata_lines = metadata_lines  # (start, content end, key, value)
-        self.length = length
 
-    def head_end(self) -> int:
-        """Where the first line starts (the text before it is blank lines)."""
-        starts = [_line_start(self.keys[0], self.leaves[0])] if self.items else []
-        starts.extend(start for start, _, _, _ in self.metadata_lines[:1])
-        return min(starts, default=self.length)
-
-    def records(self) -> list[_Line]:
+    def records(self, text: str) -> list[_Line]:
         """Every line's record, in text order."""
-        lines: list[_Line] = []
-        for item, key, leaf in zip(self.items, self.keys, self.leaves, strict=True):
-            value_start, content_end = leaf.span  # type: ignore[misc]
-            if type(leaf) is Scalar:
-                lines.append((item, value_start - len(key) - 1, value_start, content_end, key, leaf, ""))
-            else:
-                lines.append((item, value_start - 1, value_start, content_end, "", None, ""))
+        parsed = zip(self.items, self.keys, self.leaves, strict=True)
+        lines = [_record(text, item, key, leaf) for item, key, leaf in parsed]
         for start, content_end, key, raw in self.metadata_lines:
             lines.append((None, start, start + len(key) + 1, content_end, key, None, raw))
         lines.sort(key=lambda line: line[1])
         return lines
 
-    def by_item(self, text: str) -> dict[int, tuple[_Line, int]]:
-        """id(tree item) -> (its line's record, end of the text the line owns)."""
-        lines = self.records()
-        if not lines:
-            return {}
-        ends = [line[1] for line in lines[1:]]
-        ends.append(self.length)
-        return {
-            id(line[0]): ((*line[:6], text[line[2] : line[3]]), end)
-            for line, end in zip(lines, ends, strict=True)
-            if line[0] is not None
-        }
+
+def _record(text: str, item: Entry | Comment, key: str, leaf: Scalar | Comment) -> _Line:
+    """A parsed item's line record, from its original key and leaf."""
+    value_start, content_end = leaf.span  # type: ignore[misc]
+    scalar = leaf if type(leaf) is Scalar else None
+    return (item, _line_start(key, leaf), value_start, content_end, key, scalar, text[value_start:content_end])
 
 
 def _line_start(key: str, leaf: Scalar | Comment) -> int:
@@ -165,7 +146,7 @@ def _parse(text: str) -> Document:
                 add_key(key)
                 add_leaf(scalar)
         start = content_end + 1
-    state = _State(tuple(items), keys, leaves, metadata_lines, len(text))
+    state = _State(tuple(items), keys, leaves, metadata_lines)
     size = len(prefix)
     metadata = unflatten([(key[size:], raw) for _, _, key, raw in metadata_lines]) if metadata_lines else None
     return Document("dotenv", [Mapping(items)], text=text, metadata=metadata, state=state)
@@ -198,7 +179,7 @@ def encrypt_text(
             comment = line[1:]
             sealed_comment = seal_comment(":", comment)
             if sealed_comment is not comment:
-                lines[index] = "#" + sealed_comment.replace("\n", "\n#")
+                lines[index] = _comment_text(sealed_comment)
             pending.append(comment)
             continue
         key, equals, raw = line.partition("=")
@@ -209,9 +190,7 @@ def encrypt_text(
         if pending:
             pending = []
         if sealed is not value:
-            if type(sealed) is not str or "\n" in sealed:
-                sealed = _value_text(sealed)
-            lines[index] = key + "=" + sealed
+            lines[index] = key + "=" + _value_text(sealed)
     # The metadata lines follow the last line, which gains a line break if it had none; joined
     # in one go (the output is megabytes: each extra copy is page faults).
     if lines[-1] == "":
@@ -222,7 +201,14 @@ def encrypt_text(
 
 
 def _value_text(value: Any) -> str:
-    return encode_newlines(value_to_string(value))
+    """A value as dotenv text: sops's ValToString, newlines as the two characters ``\\n``."""
+    text = value if type(value) is str else value_to_string(value)
+    return encode_newlines(text) if "\n" in text else text
+
+
+def _comment_text(text: str) -> str:
+    """A comment as dotenv text: each of its lines behind a ``#`` (no final line break)."""
+    return "#" + text.replace("\n", "\n#")
 
 
 def _check_key(key: str) -> None:
@@ -236,13 +222,9 @@ def _check_key(key: str) -> None:
         )
 
 
-def _comment_lines(text: str) -> str:
-    return "".join(f"#{line}\n" for line in text.split("\n"))
-
-
 def _fresh_item(item: Entry | Comment) -> str:
     if isinstance(item, Comment):
-        return _comment_lines(item.text)
+        return _comment_text(item.text) + "\n"
     _check_key(item.key)
     if not isinstance(item.value, Scalar):
         raise ErrorDumpingTree(
@@ -258,8 +240,7 @@ def _spliced(text: str, record: _Line, end: int, item: Entry | Comment) -> str:
     if isinstance(item, Comment):
         if not item.changed and item.text == original:
             return text[start:end]
-        new = item.text.split("\n")
-        return "#" + new[0] + "".join(f"\n#{line}" for line in new[1:]) + text[content_end:end]
+        return _comment_text(item.text) + text[content_end:end]
     key_changed = item.key != key
     if key_changed:
         _check_key(item.key)
@@ -319,7 +300,6 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
         if len(items) == len(parsed) and all(map(operator.is_, items, parsed)) and _metadata_last(state):
             _render_in_order(text, state, out)
         else:
-            out.append(text[: state.head_end()])
             _render_lines(text, state, items, out)
     else:
         for item in branch.items:
@@ -348,31 +328,29 @@ def _render_in_order(text: str, state: _State, out: list[str]) -> None:
         if type(item) is Entry:
             if item.value is leaf and item.key == key:
                 if leaf.changed:
-                    raw = leaf.value
-                    string = raw if type(raw) is str else value_to_string(raw)
-                    if "\n" in string:
-                        string = string.replace("\n", "\\n")
                     append(text[done:value_start])
-                    append(string)
+                    append(_value_text(leaf.value))
                     done = content_end
                 continue
         elif not leaf.changed and leaf.text == text[value_start:content_end]:  # type: ignore[union-attr]
             continue
         # a renamed key, a replaced value or a changed comment: the line again from its start
-        start = _line_start(key, leaf)
-        scalar = leaf if type(leaf) is Scalar else None
-        record = (item, start, value_start, content_end, key, scalar, text[value_start:content_end])
-        append(text[done:start])
+        record = _record(text, item, key, leaf)
+        append(text[done : record[1]])
         append(_spliced(text, record, content_end, item))
         done = content_end
-    end = state.metadata_lines[0][0] if state.metadata_lines else state.length
+    end = state.metadata_lines[0][0] if state.metadata_lines else len(text)
     if done < end:
         append(text[done:end])
 
 
 def _render_lines(text: str, state: _State, items: list[Entry | Comment], out: list[str]) -> None:
-    """Each item's line: the source text it owns, spliced where it changed, or a fresh line."""
-    get = state.by_item(text).get
+    """The blank lines before the first line, then each item's line: the source text it owns,
+    spliced where it changed, or a fresh line."""
+    lines = state.records(text)
+    out.append(text[: lines[0][1]] if lines else text)
+    ends = [line[1] for line in lines[1:]] + [len(text)] if lines else []
+    get = {id(line[0]): (line, end) for line, end in zip(lines, ends, strict=True) if line[0] is not None}.get
     append = out.append
     for item in items:
         found = get(id(item))
@@ -387,11 +365,7 @@ def _render_lines(text: str, state: _State, items: list[Entry | Comment], out: l
             if not value.changed:
                 piece = text[record[1] : end]
             else:
-                raw = value.value
-                string = raw if type(raw) is str else value_to_string(raw)
-                if "\n" in string:
-                    string = string.replace("\n", "\\n")
-                piece = text[record[1] : record[2]] + string + text[record[3] : end]
+                piece = text[record[1] : record[2]] + _value_text(value.value) + text[record[3] : end]
         else:
             piece = _spliced(text, record, end, item)
         if out[-1] and out[-1][-1] != "\n":

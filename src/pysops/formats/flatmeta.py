@@ -45,20 +45,12 @@ def decode_newlines(text: str) -> str:
 
 
 def _leaf_to_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
         # Metadata has no floats; a JSON round trip may still turn an int into one.
-        if math.isfinite(value) and value == int(value):
-            return str(int(value))
-        return value_to_string(value)
+        return str(int(value))
     if isinstance(value, GoTime):
         return value.rfc3339()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return str(value)
+    return value_to_string(value)
 
 
 def _flatten_into(out: dict[str, str], key: str, value: Any) -> None:

@@ -521,8 +521,6 @@ def _parse(text: str) -> Document:
     return Document("ini", [root], text=text, metadata=metadata, state=state)
 
 
-
-
 # ------------------------------------------------------------------------------------------------
 # Writing.
 
@@ -746,9 +744,14 @@ def _key_line(section: str, entry: Entry) -> str:
             f"cannot write a {kind} to INI (section {section!r}, key {entry.key!r})",
             hint="INI holds sections of keys with scalar values: exactly two levels",
         )
-    quoted, _ = _quote_value(_value_string(value.value))
-    key = _format_key(entry.key)
-    return f"{key} = {quoted}" if quoted else f"{key} ="
+    return _assignment(entry.key, _value_string(value.value))
+
+
+def _assignment(key: str, value: str) -> str:
+    """A ``key = value`` line (no line ending), both quoted as go-ini needs."""
+    quoted, _ = _quote_value(value)
+    name = _format_key(key)
+    return f"{name} = {quoted}" if quoted else f"{name} ="
 
 
 def _fresh_section(out: _Output, entry: Entry) -> None:
@@ -843,10 +846,7 @@ def _root(doc: Document) -> Mapping:
 
 def _metadata_section(metadata: dict[str, Any], eol: str) -> str:
     lines = ["[" + METADATA_SECTION + "]"]
-    for key, value in flatten(metadata):
-        quoted, _ = _quote_value(value)
-        name = _format_key(key)
-        lines.append(f"{name} = {quoted}" if quoted else f"{name} =")
+    lines.extend(_assignment(key, value) for key, value in flatten(metadata))
     return eol.join(lines) + eol
 
 
@@ -858,17 +858,17 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
     sections of scalar keys, or for names and values that go-ini cannot read back.
     """
     root = _root(doc)
-    state = doc.state if doc.format == "ini" and isinstance(doc.text, str) else None
+    state = doc.state if doc.format == "ini" and isinstance(doc.text, str) and isinstance(doc.state, _State) else None
     text = doc.text if isinstance(doc.text, str) else ""
-    out = _Output(_eol_of_line(text, 0) if isinstance(state, _State) else "\n")
-    head = text[: state.head] if isinstance(state, _State) else ""  # a byte order mark
+    out = _Output(_eol_of_line(text, 0) if state is not None else "\n")
+    head = text[: state.head] if state is not None else ""  # a byte order mark
     present = _ids(root)
     for item in root.items:
         if isinstance(item, Comment):
             for line in _comment_lines(item.text):
                 out.add_line(line)
             continue
-        record = state.sections.get(id(item)) if isinstance(state, _State) else None
+        record = state.sections.get(id(item)) if state is not None else None
         if record is not None and record.entry is item and record.mapping is item.value:
             _render_section(out, text, record, present)
         else:

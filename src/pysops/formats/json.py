@@ -396,29 +396,13 @@ def _emit_node(node: Node, prefix: str, layout: _Layout, out: list[str]) -> None
         if not entries:
             out.append("{}")
             return
-        opener, closer = "{", "}"
-        children: list[tuple[str | None, Node]] = [(entry.key, entry.value) for entry in entries]
+        _emit_members("{}", [(quote(entry.key), entry.value) for entry in entries], prefix, layout, out)
     else:
         elements = [item for item in node.items if not isinstance(item, Comment)]
         if not elements:
             out.append("[]")
             return
-        opener, closer = "[", "]"
-        children = [(None, element) for element in elements]
-    inner, first_ws, sep, last_ws = layout.separators(prefix)
-    out.append(opener)
-    out.append(first_ws)
-    first = True
-    for key, child in children:
-        if not first:
-            out.append(sep)
-        first = False
-        if key is not None:
-            out.append(quote(key))
-            out.append(layout.colon)
-        _emit_node(child, inner, layout, out)
-    out.append(last_ws)
-    out.append(closer)
+        _emit_members("[]", [(None, element) for element in elements], prefix, layout, out)
 
 
 def _emit_plain(data: Any, prefix: str, layout: _Layout, out: list[str]) -> None:
@@ -427,34 +411,42 @@ def _emit_plain(data: Any, prefix: str, layout: _Layout, out: list[str]) -> None
         if not data:
             out.append("{}")
             return
-        items: list[tuple[str | None, Any]] = [(str(k), v) for k, v in data.items()]
-        opener, closer = "{", "}"
+        _emit_members("{}", [(go_quote(str(k)), v) for k, v in data.items()], prefix, layout, out, _emit_plain)
     elif isinstance(data, (list, tuple)):
         if not data:
             out.append("[]")
             return
-        items = [(None, v) for v in data]
-        opener, closer = "[", "]"
+        _emit_members("[]", [(None, v) for v in data], prefix, layout, out, _emit_plain)
     elif isinstance(data, str):
         out.append(go_quote(data))
-        return
     elif data is None or isinstance(data, (bool, int, float)):
         out.append(scalar_text(data))
-        return
     else:
         raise ErrorDumpingTree(f"cannot write metadata of type {type(data).__name__} to JSON")
+
+
+def _emit_members(
+    brackets: str,
+    members: list[tuple[str | None, Any]],
+    prefix: str,
+    layout: _Layout,
+    out: list[str],
+    emit: Callable[[Any, str, _Layout, list[str]], None] = _emit_node,
+) -> None:
+    """Append a non-empty object or array: ``members`` are (quoted key or None, value), each value
+    written by ``emit``, laid out for a container whose first line is indented by ``prefix``."""
     inner, first_ws, sep, last_ws = layout.separators(prefix)
-    out.append(opener)
+    out.append(brackets[0])
     out.append(first_ws)
-    for i, (key, value) in enumerate(items):
+    for i, (key, value) in enumerate(members):
         if i:
             out.append(sep)
         if key is not None:
-            out.append(go_quote(key))
+            out.append(key)
             out.append(layout.colon)
-        _emit_plain(value, inner, layout, out)
+        emit(value, inner, layout, out)
     out.append(last_ws)
-    out.append(closer)
+    out.append(brackets[1])
 
 
 def _metadata_member(metadata: dict[str, Any], prefix: str, layout: _Layout) -> str:
@@ -463,24 +455,24 @@ def _metadata_member(metadata: dict[str, Any], prefix: str, layout: _Layout) -> 
     return "".join(out)
 
 
+def _emit_tree_or_metadata(value: Any, prefix: str, layout: _Layout, out: list[str]) -> None:
+    if isinstance(value, dict):
+        _emit_plain(value, prefix, layout, out)
+    else:
+        _emit_node(value, prefix, layout, out)
+
+
 def emit_document(root: Mapping, metadata: dict[str, Any] | None, layout: _Layout | None = None) -> str:
     """A whole JSON document (no trailing newline): the tree's members, then ``"sops"`` if given."""
     layout = layout or _Layout()
+    out: list[str] = []
     if metadata is None:
-        out: list[str] = []
         _emit_node(root, "", layout, out)
-        return "".join(out)
-    inner = layout.unit if layout.newline is not None else ""
-    members: list[str] = []
-    for entry in root.entries():
-        member = [quote(entry.key), layout.colon]
-        _emit_node(entry.value, inner, layout, member)
-        members.append("".join(member))
-    members.append(_metadata_member(metadata, inner, layout))
-    if layout.newline is None:
-        return "{" + ("," + layout.space).join(members) + "}"
-    lead = layout.newline + inner
-    return "{" + lead + ("," + lead).join(members) + layout.newline + "}"
+    else:
+        members: list[tuple[str | None, Any]] = [(quote(entry.key), entry.value) for entry in root.entries()]
+        members.append((go_quote(METADATA_KEY), metadata))
+        _emit_members("{}", members, "", layout, out, _emit_tree_or_metadata)
+    return "".join(out)
 
 
 # ------------------------------------------------------------------------------------- rendering

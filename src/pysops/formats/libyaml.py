@@ -52,19 +52,14 @@ def _load() -> ModuleType:
     loaded = sys.modules.get("_ruamel_yaml")
     if loaded is not None:
         return loaded
-    if _PACKAGE not in sys.modules:
-        bare = _bare_package()
+    bare = _bare_package() if _PACKAGE not in sys.modules else None
+    try:
+        import _ruamel_yaml
+    except BaseException:
         if bare is not None:
-            try:
-                import _ruamel_yaml
-            except BaseException:
-                _forget(bare)  # a later import starts from scratch
-                raise
-            binding: ModuleType = _ruamel_yaml
-            return binding
-    import _ruamel_yaml
-
-    binding = _ruamel_yaml
+            _forget(bare)  # a later import starts from scratch
+        raise
+    binding: ModuleType = _ruamel_yaml
     return binding
 
 

@@ -52,7 +52,7 @@ import re
 from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
 from pysops.errors import ErrorEncryptingTree, NeedAtLeastOneDocument, ParseError
-from pysops.formats.yamlcore import NULLS, Uint64Overflow, event_source, resolve_plain, resolve_tagged
+from pysops.formats.yamlcore import NULLS, Uint64Overflow, event_source, resolve_plain, resolve_scalar, resolve_tagged
 from pysops.values import GoTime, Value
 
 if TYPE_CHECKING:
@@ -68,7 +68,6 @@ class _AliasCopy(NamedTuple):
 
     span: tuple[int, int]
     node: Mapping | Sequence
-    flow: bool
 
 
 class YamlState:
@@ -116,15 +115,14 @@ class _Frame:
 class _PendingComments:
     """Own-line comments found after an item, placed once the next item is known."""
 
-    __slots__ = ("comments", "snapshot", "prev_end", "after_key", "gap_end")
+    __slots__ = ("comments", "snapshot", "prev_end", "after_key")
 
     def __init__(self, comments: list[tuple[Comment, int, int]], snapshot: list[_Frame], prev_end: int,
-                 after_key: bool, gap_end: int) -> None:  # fmt: skip
+                 after_key: bool) -> None:  # fmt: skip
         self.comments = comments  # (comment, column, index of the '#')
         self.snapshot = snapshot
         self.prev_end = prev_end  # where the previous token ended (start of the gap)
         self.after_key = after_key  # the previous token was a mapping key waiting for its value
-        self.gap_end = gap_end
 
 
 _BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
@@ -142,8 +140,6 @@ class _Parser:
         self.last_item: tuple[_Frame, int] | None = None  # (frame, end) of the last value added
         self.last_flow_closed: tuple[Mapping | Sequence, int] | None = None
         self.root: Mapping | None = None
-        self.sops_entry_start: int | None = None
-        self.comment_free: list[tuple[int, int]] = []
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -176,7 +172,7 @@ class _Parser:
                     after_key = frame is not None and frame.is_map and frame.key is not None and (
                         frame.key_event_end == self.prev_end
                     )
-                    self.pending = _PendingComments([], list(self.stack), self.prev_end, after_key, end)
+                    self.pending = _PendingComments([], list(self.stack), self.prev_end, after_key)
                 self.pending.comments.append((comment, pos - line_start, pos))
             pos = text.find("#", line_end, end)
 
@@ -193,7 +189,7 @@ class _Parser:
                 node.items.insert(0, comment)
                 return
         if not self.stack:
-            self.pending = _PendingComments([(comment, -1, pos)], [], self.prev_end, False, pos)
+            self.pending = _PendingComments([(comment, -1, pos)], [], self.prev_end, False)
             return
         frame = self.stack[-1]
         if self.last_item is not None:
@@ -339,7 +335,7 @@ class _Parser:
         if target is None:
             # before the root exists: keep until it is created
             if self.pending is None:
-                self.pending = _PendingComments([], [], self.prev_end, False, 0)
+                self.pending = _PendingComments([], [], self.prev_end, False)
             self.pending.comments.append((comment, 0, comment.span[0] if comment.span else 0))
             return
         target.items.append(comment)
@@ -471,12 +467,7 @@ class _Parser:
         # a value
         tag = event.tag
         try:
-            if style == "":
-                value = resolve_plain(event.value) if tag is None else resolve_tagged(event.value, tag, True)
-            elif tag is not None and (style == "'" or style == '"'):
-                value = resolve_tagged(event.value, tag, False)
-            else:
-                value = event.value
+            value = resolve_scalar(event.value, style, tag)
         except Uint64Overflow:
             raise ErrorEncryptingTree(
                 f"Cannot walk value, unknown type: uint64 ({event.value}): sops cannot encrypt integers "
@@ -502,7 +493,7 @@ class _Parser:
         scalar = Scalar(value, span=(span_start, span_end), style=("f" + style) if frame.flow else style)
         if header_comment is not None:
             frame.node.items.append(header_comment)
-        self._add_value(frame, scalar, start)
+        self._add_value(frame, scalar)
         if anchor is not None:
             self.anchors[anchor] = scalar
         self.prev_end = end
@@ -554,13 +545,11 @@ class _Parser:
         frame.keys.add(key)
         frame.key = key
 
-    def _add_value(self, frame: _Frame, value: Node, start: int) -> None:
+    def _add_value(self, frame: _Frame, value: Node) -> None:
         node = frame.node
         if frame.is_map:
             assert isinstance(node, Mapping) and frame.key is not None
             node.items.append(Entry(frame.key, value))
-            if frame is self.stack[0] and frame.key == "sops":
-                self.sops_entry_start = start
             frame.key = None
         else:
             assert isinstance(node, Sequence)
@@ -604,7 +593,7 @@ class _Parser:
             else:
                 self.resolve_pending(parent, self.next_col(start), start)
         if parent is not None:
-            self._add_value(parent, node, start)
+            self._add_value(parent, node)
         self.stack.append(frame)
         self.prev_end = event.end_mark.index if flow else start
 
@@ -631,9 +620,9 @@ class _Parser:
         else:
             collection = _deep_copy(target)
             assert not isinstance(collection, Scalar)
-            self.state.aliases.append(_AliasCopy((start, end), collection, frame.flow))
+            self.state.aliases.append(_AliasCopy((start, end), collection))
             copy = collection
-        self._add_value(frame, copy, start)
+        self._add_value(frame, copy)
         self.prev_end = end
         self.last_item = (frame, end)
 
@@ -873,12 +862,10 @@ def literal_block(text: str, indent: int, parent: int) -> str:
     chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
     lines = stripped.split("\n")
     first_content = next((line for line in lines if line), "")
-    indicator = ""
-    step_pad = " " * indent
-    if first_content.startswith(" "):
-        indicator = str(max(1, min(indent - parent, 9)))
+    # a first line that starts with spaces needs an explicit indentation indicator
+    indicator = str(max(1, min(indent - parent, 9))) if first_content.startswith(" ") else ""
     header = "|" + indicator + chomp
-    pad = step_pad
+    pad = " " * indent
     body = "\n".join(pad + line if line else "" for line in lines)
     extra = "\n" * (trailing - 1) if trailing > 1 else ""
     return header + "\n" + body + extra
@@ -941,11 +928,12 @@ def _resolves_non_str(text: str) -> bool:
 
 
 def format_value(value: Value | None, *, flow: bool, old_style: str, block_indent: int | None,
-                 block_parent: int = 0) -> str:  # fmt: skip
+                 block_parent: int = 0, fresh: bool = False) -> str:  # fmt: skip
     if isinstance(value, bytes):
         value = value.decode("utf-8", "surrogateescape")
     if isinstance(value, str):
-        return format_str(value, flow=flow, old_style=old_style, block_indent=block_indent, block_parent=block_parent)
+        return format_str(value, flow=flow, old_style=old_style, block_indent=block_indent, fresh=fresh,
+                          block_parent=block_parent)
     return format_nonstr(value)
 
 
@@ -1112,8 +1100,19 @@ def _key_text(key: str) -> str:
 def emit_block(data: dict[str, Any], step: int) -> str:
     """Block-style YAML of plain data (dicts, lists, scalars) in go-yaml's layout."""
     lines: list[str] = []
-    _emit_mapping_plain(data, 0, step, lines, first_prefix=None)
+    root = _from_plain(data)
+    assert isinstance(root, Mapping)
+    _emit_tree(root, 0, step, lines, None)
     return "\n".join(lines) + "\n"
+
+
+def _from_plain(data: Any) -> Node:
+    """A comment-free tree of plain data (the metadata block), for ``_emit_tree``."""
+    if isinstance(data, dict):
+        return Mapping([Entry(str(key), _from_plain(value)) for key, value in data.items()])
+    if isinstance(data, list):
+        return Sequence([_from_plain(item) for item in data])
+    return Scalar(data)
 
 
 def _child_indent(indent: int, step: int, in_sequence_item: bool) -> int:
@@ -1122,59 +1121,6 @@ def _child_indent(indent: int, step: int, in_sequence_item: bool) -> int:
         dash = indent - 2
         return dash + step if step > 2 else indent + step
     return indent + step
-
-
-def _emit_mapping_plain(data: dict[str, Any], indent: int, step: int, lines: list[str],
-                        first_prefix: str | None, in_item: bool = False) -> None:  # fmt: skip
-    pad = " " * indent
-    first = True
-    for key, value in data.items():
-        lead = first_prefix if first and first_prefix is not None else pad
-        first = False
-        head = f"{lead}{_key_text(str(key))}:"
-        child = _child_indent(indent, step, in_item)
-        _emit_value_plain(value, head, child, step, lines)
-
-
-def _emit_value_plain(value: Any, head: str, child: int, step: int, lines: list[str]) -> None:
-    if isinstance(value, dict):
-        if not value:
-            lines.append(head + " {}")
-            return
-        lines.append(head)
-        _emit_mapping_plain(value, child, step, lines, None)
-    elif isinstance(value, list):
-        if not value:
-            lines.append(head + " []")
-            return
-        lines.append(head)
-        _emit_sequence_plain(value, child, step, lines, None)
-    elif isinstance(value, str):
-        key_col = len(head) - len(head.lstrip(" -"))
-        lines.append(head + " " + format_str(value, flow=False, old_style="", block_indent=child, fresh=True,
-                                             block_parent=key_col))
-    else:
-        lines.append(head + " " + format_nonstr(value))
-
-
-def _emit_sequence_plain(items: list[Any], indent: int, step: int, lines: list[str],
-                         first_prefix: str | None) -> None:  # fmt: skip
-    pad = " " * indent
-    for index, item in enumerate(items):
-        lead = (first_prefix if index == 0 and first_prefix is not None else pad) + "- "
-        if isinstance(item, dict) and item:
-            _emit_mapping_plain(item, indent + 2, step, lines, lead, in_item=True)
-        elif isinstance(item, list) and item:
-            _emit_sequence_plain(item, indent + 2, step, lines, lead)
-        elif isinstance(item, dict):
-            lines.append(lead + "{}")
-        elif isinstance(item, list):
-            lines.append(lead + "[]")
-        elif isinstance(item, str):
-            lines.append(lead + format_str(item, flow=False, old_style="", block_indent=indent + 2, fresh=True,
-                                           block_parent=indent))
-        else:
-            lines.append(lead + format_nonstr(item))
 
 
 def _emit_tree(node: Node, indent: int, step: int, lines: list[str], first_prefix: str | None,
@@ -1216,24 +1162,14 @@ def _emit_tree(node: Node, indent: int, step: int, lines: list[str], first_prefi
 
 
 def _scalar_text(value: Value | None, block_indent: int, block_parent: int) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "surrogateescape")
-    if isinstance(value, str):
-        return format_str(value, flow=False, old_style="", block_indent=block_indent, fresh=True,
-                          block_parent=block_parent)
-    return format_nonstr(value)
+    return format_value(value, flow=False, old_style="", block_indent=block_indent, block_parent=block_parent,
+                        fresh=True)
 
 
 def _emit_node_value(value: Node, head: str, child: int, step: int, lines: list[str]) -> None:
-    if isinstance(value, Mapping):
-        if not list(value.entries()) and not value.items:
-            lines.append(head + " {}")
-            return
-        lines.append(head)
-        _emit_tree(value, child, step, lines, None)
-    elif isinstance(value, Sequence):
+    if isinstance(value, (Mapping, Sequence)):
         if not value.items:
-            lines.append(head + " []")
+            lines.append(head + (" {}" if isinstance(value, Mapping) else " []"))
             return
         lines.append(head)
         _emit_tree(value, child, step, lines, None)

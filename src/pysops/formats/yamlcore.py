@@ -239,6 +239,16 @@ def resolve_tagged(text: str, tag: str, plain: bool) -> Value | None:
     return resolve_plain(text) if plain else text
 
 
+def resolve_scalar(text: str, style: str, tag: str | None) -> Value | None:
+    """The typed value of a scalar event: plain scalars are resolved, quoted ones only when they
+    carry a tag, block scalars are strings. Raises ``Uint64Overflow`` like ``resolve_plain``."""
+    if style == "":
+        return resolve_plain(text) if tag is None else resolve_tagged(text, tag, True)
+    if tag is not None and (style == "'" or style == '"'):
+        return resolve_tagged(text, tag, False)
+    return text
+
+
 # --------------------------------------------------------------------------------------------
 # Plain data (configuration files)
 # --------------------------------------------------------------------------------------------
@@ -301,12 +311,7 @@ def load_data(text: str) -> Any:
                 style = event.style or ""
                 tag = event.tag
                 try:
-                    if style == "":
-                        value = resolve_plain(event.value) if tag is None else resolve_tagged(event.value, tag, True)
-                    elif tag is not None and style in ("'", '"'):
-                        value = resolve_tagged(event.value, tag, False)
-                    else:
-                        value = event.value
+                    value = resolve_scalar(event.value, style, tag)
                 except Uint64Overflow:
                     value = go_parse_int(event.value.replace("_", ""))
                 item: Any = value

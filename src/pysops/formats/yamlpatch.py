@@ -285,9 +285,9 @@ def fill(placeholder: Node, value: Node) -> bool:
     if isinstance(value, Mapping):
         if not isinstance(placeholder, Mapping):
             return False
-        pairs = list(zip(placeholder.entries(), value.entries(), strict=False))
-        return len(pairs) == len(list(value.entries())) == len(list(placeholder.entries())) and all(
-            p.key == v.key and fill(p.value, v.value) for p, v in pairs
+        entries, values = list(placeholder.entries()), list(value.entries())
+        return len(entries) == len(values) and all(
+            p.key == v.key and fill(p.value, v.value) for p, v in zip(entries, values, strict=True)
         )
     if not isinstance(placeholder, Sequence):
         return False

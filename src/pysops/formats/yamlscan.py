@@ -215,10 +215,8 @@ class _Scanner:
         ch = text[pos]
         if ch == "'" or ch == '"':
             value, after = self.quoted(pos, end)
-            colon = after
-            while colon < end and text[colon] == " ":
-                colon += 1
-            if colon >= end or text[colon] != ":" or (colon + 1 < end and text[colon + 1] != " "):
+            colon = self.quoted_key_colon(after, end)
+            if colon == -1:
                 return None
             if after - pos > _MAX_SIMPLE_KEY:
                 raise _fail()
@@ -233,6 +231,16 @@ class _Scanner:
             raise _fail()
         self.add(ScalarEvent, pos, stop, text[pos:stop])
         return colon + 1
+
+    def quoted_key_colon(self, pos: int, end: int) -> int:
+        """After a quoted scalar that ends at ``pos``: the index of the ``:`` that makes it a key
+        (after spaces, followed by a space or the line end), or -1."""
+        text = self.text
+        while pos < end and text[pos] == " ":
+            pos += 1
+        if pos < end and text[pos] == ":" and (pos + 1 == end or text[pos + 1] == " "):
+            return pos
+        return -1
 
     def value(self, pos: int, end: int) -> int:
         """A scalar value on the rest of the line; returns where the next line starts."""
@@ -396,13 +404,9 @@ class _Scanner:
         return self.value(i, end)
 
     def is_key(self, pos: int, end: int) -> bool:
-        text = self.text
-        ch = text[pos]
+        ch = self.text[pos]
         if ch == "'" or ch == '"':
-            _, after = self.quoted(pos, end)
-            while after < end and text[after] == " ":
-                after += 1
-            return after < end and text[after] == ":" and (after + 1 == end or text[after + 1] == " ")
+            return self.quoted_key_colon(self.quoted(pos, end)[1], end) != -1
         if ch in _SPECIAL_START:
             return False
         return self.plain(pos, end)[1] != -1

@@ -124,6 +124,11 @@ def key_type(name: str) -> KeyType:
     return kt
 
 
+def stanza_fields(stanza: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    """The fields ``names`` of a metadata stanza, in that order, as text (a missing one is "")."""
+    return {name: str(stanza.get(name, "")) for name in names}
+
+
 def split_recipients(text: str) -> list[str]:
     """A comma-separated list as sops reads it: items trimmed, empty items skipped."""
     return [item.strip() for item in text.split(",") if item.strip()]

@@ -14,7 +14,7 @@ import pyrage
 
 from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.errors import ConfigError, KeySourceError, NotMyKey
-from pysops.keys import KeyContext, RecipientOptions, WrappedKey
+from pysops.keys import KeyContext, RecipientOptions, WrappedKey, stanza_fields
 from pysops.values import GoTime
 
 if TYPE_CHECKING:
@@ -205,9 +205,7 @@ class _AgeKeyType:
         return self.parse_recipient(item)
 
     def from_metadata(self, stanza: Mapping[str, Any]) -> WrappedKey:
-        return WrappedKey(
-            "age", {"recipient": str(stanza.get("recipient", "")), "enc": str(stanza.get("enc", ""))}
-        )
+        return WrappedKey("age", stanza_fields(stanza, ("recipient", "enc")))
 
     def recipient_of(self, wrapped: WrappedKey) -> AgeRecipient:
         return AgeRecipient(str(wrapped.fields.get("recipient", "")))

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from pysops.errors import ConfigError, KeySourceError, MissingDependency, NotMyKey
-from pysops.keys import KeyContext, RecipientOptions, WrappedKey
+from pysops.keys import KeyContext, RecipientOptions, WrappedKey, stanza_fields
 from pysops.values import GoTime
 
 ENDPOINT_ENV = "PYSOPS_GCP_KMS_ENDPOINT"
@@ -276,14 +276,7 @@ class _GCPKMSKeyType:
         return self.parse_recipient(item["resource_id"])
 
     def from_metadata(self, stanza: Mapping[str, Any]) -> WrappedKey:
-        return WrappedKey(
-            "gcp_kms",
-            {
-                "resource_id": str(stanza.get("resource_id", "")),
-                "created_at": str(stanza.get("created_at", "")),
-                "enc": str(stanza.get("enc", "")),
-            },
-        )
+        return WrappedKey("gcp_kms", stanza_fields(stanza, ("resource_id", "created_at", "enc")))
 
     def recipient_of(self, wrapped: WrappedKey) -> GCPKMSRecipient:
         return GCPKMSRecipient(str(wrapped.fields.get("resource_id", "")))

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from pysops.errors import ConfigError, KeySourceError, MissingDependency
-from pysops.keys import KeyContext, RecipientOptions, WrappedKey
+from pysops.keys import KeyContext, RecipientOptions, WrappedKey, stanza_fields
 from pysops.values import GoTime
 
 NAME = "hc_vault"
@@ -346,14 +346,7 @@ class _HCVaultKeyType:
 
     def from_metadata(self, stanza: Mapping[str, Any]) -> WrappedKey:
         return WrappedKey(
-            NAME,
-            {
-                "vault_address": str(stanza.get("vault_address", "")),
-                "engine_path": str(stanza.get("engine_path", "")),
-                "key_name": str(stanza.get("key_name", "")),
-                "created_at": str(stanza.get("created_at", "")),
-                "enc": str(stanza.get("enc", "")),
-            },
+            NAME, stanza_fields(stanza, ("vault_address", "engine_path", "key_name", "created_at", "enc"))
         )
 
     def recipient_of(self, wrapped: WrappedKey) -> HCVaultRecipient:

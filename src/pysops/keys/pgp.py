@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from pysops.errors import ConfigError, KeySourceError, MissingDependency, NotMyKey
-from pysops.keys import KeyContext, RecipientOptions, WrappedKey
+from pysops.keys import KeyContext, RecipientOptions, WrappedKey, stanza_fields
 from pysops.values import GoTime
 
 
@@ -78,14 +78,7 @@ class _PGPKeyType:
         return self.parse_recipient(item)
 
     def from_metadata(self, stanza: Mapping[str, Any]) -> WrappedKey:
-        return WrappedKey(
-            "pgp",
-            {
-                "created_at": str(stanza.get("created_at", "")),
-                "enc": str(stanza.get("enc", "")),
-                "fp": str(stanza.get("fp", "")),
-            },
-        )
+        return WrappedKey("pgp", stanza_fields(stanza, ("created_at", "enc", "fp")))
 
     def recipient_of(self, wrapped: WrappedKey) -> PGPRecipient:
         return PGPRecipient(str(wrapped.fields.get("fp", "")))

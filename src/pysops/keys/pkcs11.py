@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 from pysops.errors import ConfigError, KeySourceError, MissingDependency, NotMyKey
-from pysops.keys import KeyContext, RecipientOptions, WrappedKey
+from pysops.keys import KeyContext, RecipientOptions, WrappedKey, stanza_fields
 from pysops.values import GoTime
 
 RSA_OAEP_SHA256 = "RSA-PKCS-OAEP-SHA256"
@@ -494,15 +494,7 @@ class _PKCS11KeyType:
         return self.parse_recipient(item)
 
     def from_metadata(self, stanza: Mapping[str, Any]) -> WrappedKey:
-        return WrappedKey(
-            "pkcs11",
-            {
-                "uri": str(stanza.get("uri", "")),
-                "mechanism": str(stanza.get("mechanism", "")),
-                "created_at": str(stanza.get("created_at", "")),
-                "enc": str(stanza.get("enc", "")),
-            },
-        )
+        return WrappedKey("pkcs11", stanza_fields(stanza, ("uri", "mechanism", "created_at", "enc")))
 
     def recipient_of(self, wrapped: WrappedKey) -> PKCS11Recipient:
         return self.parse_recipient(str(wrapped.fields.get("uri", "")))

@@ -1,0 +1,41 @@
+"""Plain helpers several test modules share (the fixtures are in conftest.py): age-keyed
+environments and in-process age encryption/decryption through ``pysops.api``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import AgeKey
+
+from pysops import api
+from pysops.keys import KeyContext, key_type
+
+
+def age_env(base: dict[str, str], *keys: AgeKey) -> dict[str, str]:
+    """``base`` with SOPS_AGE_KEY holding the identities of ``keys``."""
+    return {**base, "SOPS_AGE_KEY": "\n".join(k.identity for k in keys)}
+
+
+def age_options(*keys: AgeKey) -> api.DecryptOptions:
+    """Decrypt options that see only the identities of ``keys`` (no key files of a HOME)."""
+    return api.DecryptOptions(context=KeyContext({**age_env({}, *keys), "HOME": "/nonexistent"}))
+
+
+def age_encrypt(plain: bytes, fmt: str, *recipients: str) -> bytes:
+    """``plain`` encrypted in-process for one key group of age ``recipients``."""
+    options = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(r) for r in recipients]])
+    return api.encrypt_bytes(plain, options, input_format=fmt)
+
+
+def age_encrypt_file(path: Path, plain: bytes, key: AgeKey, fmt: str | None = None) -> bytes:
+    """Writes ``plain`` encrypted for ``key`` to ``path`` (format from the name unless given);
+    returns the bytes written."""
+    from pysops.formats import format_for_path
+
+    data = age_encrypt(plain, fmt or format_for_path(path.name), key.recipient)
+    path.write_bytes(data)
+    return data
+
+
+def age_decrypt(data: bytes, fmt: str, *keys: AgeKey) -> bytes:
+    return api.decrypt_bytes(data, input_format=fmt, options=age_options(*keys))
