@@ -6,7 +6,9 @@
 * Two edits at once: the second fails at once (exit 3), the first's change is kept; a sops
   write meanwhile makes the first fail (exit 3) instead of being overwritten.
 * A full disk (RLIMIT_FSIZE) during the write: the original is intact, no temp file is left.
-* ``kill -9`` in the middle of ``write_atomic``: the target is always a whole old or new version.
+* ``kill -9`` in the middle of ``write_atomic``, ``set`` or ``rotate -i``: the target is always a
+  whole old or new version that decrypts; the next write removes the killed writer's temp file.
+* Eight concurrent ``set``s: no update is lost (each one is in the file or its command failed).
 """
 
 from __future__ import annotations
@@ -259,3 +261,158 @@ def test_signal_during_the_final_write_is_deferred(tmp_path: Path, age_key: AgeK
     assert info.value.exit_code == 143
     assert age_decrypt(f.read_bytes(), "yaml", age_key) == b"a: two\n"
     assert signal.getsignal(signal.SIGTERM) == before  # handlers restored
+
+
+# --------------------------------------------------------------------------------------------
+# kill -9 loops over the mutating commands, and the temp files a killed write leaves
+
+#: Kills per command: a few in CI (well under a minute for both commands), 200 locally with
+#: PYSOPS_KILL_LOOPS=200.
+KILL_LOOPS = int(os.environ.get("PYSOPS_KILL_LOOPS", "6"))
+PLAIN = b"# settings\na: 0\nb: two\nnested:\n    list: [1, 2, 3]\n" + b"".join(
+    b"k%d: value number %d\n" % (i, i) for i in range(300)
+)
+
+
+def _leftovers(directory: Path, name: str) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(f".{name}.") and p.name.endswith(".tmp"))
+
+
+def _plain_value(data: bytes, key: AgeKey) -> tuple[bytes, str]:
+    """The plaintext of an encrypted YAML file and its ``a:`` line; raises if it does not decrypt."""
+    plain = age_decrypt(data, "yaml", key)
+    line = next(x for x in plain.decode().splitlines() if x.startswith("a: "))
+    return plain, line
+
+
+@pytest.mark.parametrize("command", ["set", "rotate"])
+def test_kill_9_during_set_and_rotate_leaves_a_whole_file(
+    command: str, tmp_path: Path, env: dict[str, str], age_key: AgeKey
+) -> None:
+    f = tmp_path / "s.yaml"
+    age_encrypt_file(f, PLAIN, age_key, "yaml")
+
+    def argv(i: int) -> list[str]:
+        if command == "set":
+            return [PYTHON, "-m", "pysops", "set", str(f), '["a"]', str(i)]
+        return [PYTHON, "-m", "pysops", "rotate", "-i", str(f)]
+
+    # One whole run tells roughly how long a run takes, so that the kills spread over the whole
+    # run and its end (where the file is written); the time is never asserted.
+    start = time.monotonic()
+    assert subprocess.run(argv(10_000), env=env, capture_output=True, timeout=60).returncode == 0
+    duration = time.monotonic() - start
+    rng = random.Random(20240611 + len(command))
+    completed = 0
+    for i in range(KILL_LOOPS):
+        before = f.read_bytes()
+        old_plain, old_line = _plain_value(before, age_key)
+        proc = subprocess.Popen(argv(i), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3 * duration, 1.2 * duration))
+        proc.kill()
+        proc.wait(timeout=60)
+        after = f.read_bytes()
+        new_plain, new_line = _plain_value(after, age_key)  # always a whole file that decrypts
+        if after != before:
+            completed += 1
+            if command == "set":
+                assert new_line == f"a: {i}" and new_plain.replace(new_line.encode(), old_line.encode()) == old_plain
+            else:
+                assert new_plain == old_plain and new_plain.startswith(b"# settings\n")
+        # Every run that reached its write first removed the temp files earlier kills left:
+        # at most the one of the run just killed remains.
+        assert len(_leftovers(tmp_path, "s.yaml")) <= 1
+    assert run_sops(["decrypt", str(f)], env).code == 0
+    # A write that is not killed leaves nothing behind, and removes what a killed one left.
+    assert subprocess.run(argv(KILL_LOOPS), env=env, capture_output=True, timeout=60).returncode == 0
+    assert _leftovers(tmp_path, "s.yaml") == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_the_next_write_removes_abandoned_temp_files_only(tmp_path: Path) -> None:
+    """Leftovers of the target are removed; a temp file a live writer holds (flock), the temp
+    files of other targets and names that are not ``.NAME.XXXXXXXX.tmp`` are kept."""
+    from pysops.atomic import write_atomic
+
+    target = tmp_path / "s.yaml"
+    target.write_bytes(b"old\n")
+    abandoned = [tmp_path / ".s.yaml.abc_1234.tmp", tmp_path / ".s.yaml.zzzzzzzz.tmp"]
+    kept = [
+        tmp_path / ".s.yaml.abc1234.tmp",  # 7 random characters: not mkstemp's
+        tmp_path / ".s.yaml.ABCDEFGH.tmp",  # upper case: not mkstemp's
+        tmp_path / ".x.s.yaml.abcdefgh.tmp",  # another target's
+        tmp_path / ".s.yaml.abcdefgh.tmp.bak",
+        tmp_path / "s.yaml.abcdefgh.tmp",
+    ]
+    for path in abandoned + kept:
+        path.write_bytes(b"secret plaintext\n")
+    live = tmp_path / ".s.yaml.livelive.tmp"
+    live.write_bytes(b"being written\n")
+    holder = subprocess.Popen(
+        [PYTHON, "-c", "import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()\n", str(live)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        write_atomic(target, b"new\n")
+        assert target.read_bytes() == b"new\n"
+        assert [p for p in abandoned if p.exists()] == []
+        assert [p for p in kept if not p.exists()] == []
+        assert live.read_bytes() == b"being written\n"
+    finally:
+        holder.communicate(b"", timeout=15)
+    # Once its writer is gone, the next write (in a new process: one scan per directory and
+    # process) removes that one too.
+    code = "import sys\nfrom pysops.atomic import write_atomic\nwrite_atomic(sys.argv[1], b'newer\\n')\n"
+    subprocess.run([PYTHON, "-c", code, str(target)], check=True, timeout=30)
+    assert not live.exists() and target.read_bytes() == b"newer\n"
+    assert [p for p in kept if not p.exists()] == []
+
+
+def test_a_temp_file_removed_before_its_writer_locked_it_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window between creating the temp file and locking it: another process's cleanup may
+    remove the file then (it is not locked yet). The writer sees its name no longer names its
+    file and starts over with a new temp file, instead of renaming nothing into place."""
+    import tempfile
+
+    from pysops import atomic
+
+    target = tmp_path / "s.yaml"
+    real_mkstemp = tempfile.mkstemp
+    made: list[str] = []
+
+    def mkstemp_then_lose_it(*args: object, **kwargs: object) -> tuple[int, str]:
+        fd, name = real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+        made.append(name)
+        if len(made) == 1:
+            os.unlink(name)  # what a concurrent cleanup could do before the flock
+        return fd, name  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp_then_lose_it)
+    atomic.write_atomic(target, b"data\n")
+    assert target.read_bytes() == b"data\n" and len(made) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]
+
+
+def test_eight_concurrent_sets_lose_no_update(tmp_path: Path, env: dict[str, str], age_key: AgeKey) -> None:
+    f = tmp_path / "s.yaml"
+    age_encrypt_file(f, b"base: 0\n", age_key, "yaml")
+    procs = [
+        subprocess.Popen(
+            [PYTHON, "-m", "pysops", "set", str(f), f'["k{i}"]', str(i)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for i in range(8)
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read().decode() if p.stderr else "") for p in procs]
+    plain = age_decrypt(f.read_bytes(), "yaml", age_key).decode()
+    for i, (code, err) in enumerate(results):
+        # A set either is in the file, or failed cleanly because the file changed under it.
+        assert (code == 0 and f"k{i}: {i}\n" in plain) or (code == 3 and f"k{i}:" not in plain), (i, code, err)
+    assert any(code == 0 for code, _ in results)
+    assert _leftovers(tmp_path, "s.yaml") == []

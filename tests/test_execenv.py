@@ -44,8 +44,8 @@ def test_top_level_scalars_as_sops_writes_them() -> None:
 
 
 def test_json_and_ini_and_binary() -> None:
-    # JSON numbers are float64, as in sops: 1 reads as "1.0" (sops 3.11 prints the same)
-    assert env_of('{"a": "x", "n": 1, "f": 0.5}', "json") == {"a": "x", "n": "1.0", "f": "0.5"}
+    # JSON integers stay int64 (sops 3.13.2; sops 3.11 read them as float64 and printed "1.0")
+    assert env_of('{"a": "x", "n": 1, "f": 0.5, "w": 2.0}', "json") == {"a": "x", "n": "1", "f": "0.5", "w": "2.0"}
     assert env_of("[s]\nk = v\n", "ini", flatten=True) == {"S_K": "v"}
     assert env_of("raw bytes\n", "binary") == {"data": "raw bytes\n"}
 

@@ -113,9 +113,7 @@ def test_limitation_int_to_float_type_tag_is_invisible(encrypted: tuple[Path, di
     assert json.loads(sops.stdout)["port"] == 5432
 
 
-def test_limitation_renamed_unencrypted_key_is_invisible(
-    encrypted: tuple[Path, dict[str, str]], pysops: Any
-) -> None:
+def test_limitation_renamed_unencrypted_key_is_invisible(encrypted: tuple[Path, dict[str, str]], pysops: Any) -> None:
     """Keys are not in the MAC; an unencrypted value has no AAD. Renaming its key goes unseen."""
     path, env = encrypted
 
@@ -128,3 +126,73 @@ def test_limitation_renamed_unencrypted_key_is_invisible(
     r = pysops(["decrypt", str(path)], env)
     assert r.code == 0
     assert json.loads(r.stdout)["other_unencrypted"] == "clear"
+
+
+YAML_PLAIN = "# secret note\nport: 5432\nname: hunter2-PLAINTEXT\n"
+
+
+@pytest.fixture
+def encrypted_yaml(
+    tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
+) -> tuple[Path, dict[str, str]]:
+    plain = tmp_path / "s.yaml"
+    plain.write_text(YAML_PLAIN)
+    env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
+    out = tmp_path / "s.enc.yaml"
+    r = pysops(["encrypt", "--age", age_key.recipient, "--output", str(out), str(plain)], env)
+    assert r.code == 0, r.stderr
+    assert out.read_text().startswith("#ENC[")
+    return out, env
+
+
+def _first_line(path: Path, fn: Any) -> None:
+    head, rest = path.read_text().split("\n", 1)
+    path.write_text(fn(head) + "\n" + rest)
+
+
+def test_tampered_comment_fails_unless_mac_ignored(encrypted_yaml: tuple[Path, dict[str, str]], pysops: Any) -> None:
+    """Comments are not in the MAC: their tag is their only check. A comment that authenticates
+    under none of its candidate paths fails the decrypt (25); sops only warns and prints the
+    ciphertext (documented in docs/limitations.md)."""
+    path, env = encrypted_yaml
+    _first_line(path, _flip_data_bit)
+    r = pysops(["decrypt", str(path)], env)
+    assert r.code == 25 and r.stdout == b""
+    assert r.stderr.startswith("pysops: error: an encrypted comment under the top level failed authentication")
+    assert "Traceback" not in r.stderr and "secret note" not in r.stderr and "hunter2" not in r.stderr
+    kept = pysops(["decrypt", "--ignore-mac", str(path)], env)
+    assert kept.code == 0, kept.stderr
+    assert kept.stdout.decode().startswith("#ENC[AES256_GCM,") and "name: hunter2-PLAINTEXT" in kept.stdout.decode()
+    s = run_sops(["decrypt", str(path)], env)
+    assert s.code == 0 and "Found possibly unencrypted comment" in s.stderr  # sops is weaker here
+
+
+def test_malformed_encrypted_comment_fails(encrypted_yaml: tuple[Path, dict[str, str]], pysops: Any) -> None:
+    path, env = encrypted_yaml
+    _first_line(path, lambda line: line.replace("data:", "data:@@", 1))
+    r = pysops(["decrypt", str(path)], env)
+    assert r.code == 25 and r.stderr.startswith("pysops: error: malformed encrypted value")
+
+
+def test_value_retyped_as_comment_is_a_mac_mismatch(encrypted_yaml: tuple[Path, dict[str, str]], pysops: Any) -> None:
+    """`port: 5432` with its tag changed to `type:comment` used to print `port: '5432'`. sops
+    leaves a comment out of the MAC and reports a mismatch (51); so does pysops, and with
+    --ignore-mac it still refuses (25) rather than show the value as a string."""
+    path, env = encrypted_yaml
+    path.write_text(path.read_text().replace("type:int]", "type:comment]", 1))
+    r = pysops(["decrypt", str(path)], env)
+    assert r.code == 51 and r.stdout == b""
+    assert "typed as a comment" in r.stderr and "5432" not in r.stderr
+    assert pysops(["decrypt", "--ignore-mac", str(path)], env).code == 25
+    assert run_sops(["decrypt", str(path)], env).code == 51
+
+
+def test_comment_retyped_as_value_is_a_mac_mismatch(encrypted_yaml: tuple[Path, dict[str, str]], pysops: Any) -> None:
+    """sops hashes a comment that decrypts to a str into the MAC: a mismatch (51)."""
+    path, env = encrypted_yaml
+    _first_line(path, lambda line: line.replace("type:comment]", "type:str]"))
+    r = pysops(["decrypt", str(path)], env)
+    assert r.code == 51 and "secret note" not in r.stderr
+    assert run_sops(["decrypt", str(path)], env).code == 51
+    ignored = pysops(["decrypt", "--ignore-mac", str(path)], env)
+    assert ignored.code == 0 and ignored.stdout.decode() == YAML_PLAIN

@@ -17,7 +17,7 @@ from pysops import policy
 from pysops._lazyre import LazyPattern
 from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.crypto import shamir
-from pysops.crypto.cipher import IV_SIZE, ValueCipher, is_encrypted
+from pysops.crypto.cipher import IV_SIZE, EncryptedValue, ValueCipher, is_encrypted
 from pysops.crypto.mac import encrypt_mac, mac_hash, mac_hex, verify_mac
 from pysops.crypto.stash import IVStash
 from pysops.document import Comment, Document, Entry, Node, Scalar
@@ -31,14 +31,17 @@ from pysops.errors import (
     FileAlreadyEncrypted,
     GenericError,
     InvalidTreePath,
+    MacMismatch,
+    MetadataNotFound,
     NotMyKey,
     PysopsError,
+    WriteVerificationFailed,
 )
 from pysops.formats import get_store
 from pysops.keys import DEFAULT_DECRYPTION_ORDER, SPECS, KeyContext, Recipient, WrappedKey, key_type
 from pysops.metadata import VERSION, Metadata
 from pysops.policy import SELECTION_KEYS
-from pysops.values import GoTime, Value, from_plaintext, sprint, to_plaintext, type_name
+from pysops.values import GoTime, Value, from_plaintext, to_plaintext, type_name
 
 if TYPE_CHECKING:
     from typing import Any
@@ -150,7 +153,8 @@ def _leaves(
         if kind is Comment:
             # the stack holds the comment as written: read before the consumer seals it
             pending.append(item.text)  # type: ignore[union-attr]
-            yield path, own_aad, item, stack  # type: ignore[misc]
+            # a comment's own stack ends with itself (sops's walk; policy.should_encrypt_comment)
+            yield path, own_aad, item, stack + tuple(pending)  # type: ignore[misc]
             continue
         active = stack + tuple(pending) if pending else stack
         if pending:
@@ -201,7 +205,7 @@ class _Sealer:
     a method reading attributes, and written flat: IVs sliced from blocks drawn 256 at a time,
     one selection closure, str (the common type) handled inline."""
 
-    __slots__ = ("value", "comment", "_mac")
+    __slots__ = ("value", "comment", "known", "_mac")
 
     def __init__(
         self,
@@ -218,6 +222,10 @@ class _Sealer:
         self._mac = mac_hash(mac_only_encrypted)
         add_mac = self._mac.update
         ivs = _iv_stream(randbytes)
+        #: every ENC string sealed, with its (AAD, plaintext, type): ``verify_sealed`` reads the
+        #: written file back without decrypting these again
+        self.known: dict[str, tuple[str, bytes, str]] = {}
+        remember = self.known.__setitem__
 
         def value(path: tuple[str, ...], aad: str, value: Value | None, comments: tuple[str, ...]) -> Value | None:
             """What to store for a leaf: its ENC string when the selection encrypts it, else
@@ -239,18 +247,27 @@ class _Sealer:
             add_mac(plaintext)
             if value == "":
                 return value
-            return seal(plaintext, next(ivs) if stash is None else stash.get(aad, value) or next(ivs), aad, tag)
+            sealed = seal(plaintext, next(ivs) if stash is None else stash.get(aad, value) or next(ivs), aad, tag)
+            remember(sealed, (aad, plaintext, tag))
+            return sealed
 
-        def comment(aad: str, text: str) -> str:
-            """What to store for a comment: its ENC string when comments are encrypted, else itself."""
-            if not policy.should_encrypt_comment(text, selection):
+        def comment(aad: str, text: str, path: tuple[str, ...] = (), comments: tuple[str, ...] | None = None) -> str:
+            """What to store for a comment: its ENC string when the selection encrypts it (as
+            sops decides: ``policy.should_encrypt_comment`` over the comment's container
+            ``path`` and its comment stack ``comments``, which ends with the comment itself;
+            None stands for a comment alone in its stack), else the text itself."""
+            if not policy.should_encrypt_comment(path, (text,) if comments is None else comments, selection):
                 return text
             iv = stash.get(aad, text, "comment") if stash is not None else None
             sealed = cipher.encrypt_comment(text, aad, iv or next(ivs))
-            if not policy.should_encrypt_comment(sealed, selection):
+            if (
+                selection is not None
+                and selection[0] == "unencrypted_comment_regex"
+                and not policy.should_encrypt((), (sealed,), selection)
+            ):
                 # it would read back as a comment the rule keeps in clear (sops refuses too)
                 raise ErrorEncryptingTree(
-                    f"the encrypted form of a comment matches unencrypted_comment_regex {selection[1]!r}",  # type: ignore[index]
+                    f"the encrypted form of a comment matches unencrypted_comment_regex {selection[1]!r}",
                     hint="use a regex that cannot match ENC[AES256_GCM,...] text",
                 )
             return sealed
@@ -284,7 +301,7 @@ def _seal_document(doc: Document, sealer: _Sealer) -> None:
     seal_comment = sealer.comment
     for path, aad, leaf, comments in _document_leaves(doc):
         if type(leaf) is Comment:
-            text = seal_comment(aad, leaf.text)
+            text = seal_comment(aad, leaf.text, path, comments)
             if text is not leaf.text:
                 leaf.set(text)
             continue
@@ -296,25 +313,48 @@ def _seal_document(doc: Document, sealer: _Sealer) -> None:
 
 
 def decrypt_tree(
-    doc: Document, data_key: bytes, *, selection: tuple[str, str] | None, mac_only_encrypted: bool,
+    doc: Document,
+    data_key: bytes,
+    *,
+    selection: tuple[str, str] | None,
+    mac_only_encrypted: bool,
     stash: IVStash | None = None,
+    ignore_mac: bool = False,
+    known: Mapping[str, tuple[str, bytes, str]] | None = None,
 ) -> str:
-    """Decrypt every encrypted leaf and comment in place; returns the MAC (hex) of the plaintexts."""
+    """Decrypt every encrypted leaf and comment in place; returns the MAC (hex) of the plaintexts.
+
+    ``known`` (``verify_sealed``) maps ENC strings this process just sealed to their (AAD,
+    plaintext, type): such a value found at its own AAD is not decrypted again; any other value
+    is (a value moved to another path still fails authentication).
+
+    Tampering that the MAC would not see is refused here: an encrypted comment that does not
+    authenticate (``DecryptionFailed``, exit 25) and a value whose type tag was changed to
+    ``comment`` (``MacMismatch``, 51, as sops reports it). ``ignore_mac`` keeps such a comment
+    encrypted instead, as sops does with a warning; a value typed ``comment`` is refused even
+    then (25), since it cannot be shown as the value it was."""
     cipher = ValueCipher(data_key)
-    open_ = cipher.open
+    open_ = cipher.open if known is None else _known_opener(cipher, known)
     decide = policy.selector(selection)
     mac = mac_hash(mac_only_encrypted)
     add_mac = mac.update
+    # Comments that decrypt under none of their enclosing paths nor the previous leaf's wait
+    # for the next leaf's path (``_decrypt_comment``): (comment, aad, paths already tried).
+    unresolved: list[tuple[Comment, str, tuple[str, ...], set[str]]] = []
+    previous: tuple[str, ...] = ()
     for path, aad, leaf, comments in _document_leaves(doc):
         if type(leaf) is Comment:
             if is_encrypted(leaf.text):
-                found = _decrypt_comment(cipher, leaf.text, path)
-                if found is not None:
-                    text, iv = found
-                    if stash is not None:
-                        stash.put(aad, text, iv, "comment")
-                    leaf.set(text)
+                tried: set[str] = set()
+                if not _decrypt_comment(cipher, leaf, aad, (path, previous), tried, stash, ignore_mac):
+                    unresolved.append((leaf, aad, path, tried))
             continue
+        if unresolved:
+            for waiting, waiting_aad, waiting_path, tried in unresolved:
+                if not _decrypt_comment(cipher, waiting, waiting_aad, (path,), tried, stash, ignore_mac):
+                    _tampered_comment(waiting, waiting_path, ignore_mac)
+            unresolved = []
+        previous = path
         value = leaf.value  # type: ignore[union-attr]
         if value is None:
             continue
@@ -330,6 +370,13 @@ def decrypt_tree(
                 plain: Value = plaintext.decode("utf-8", "surrogateescape")
                 canonical = plaintext
             else:
+                if kind == "comment":
+                    # sops leaves a comment out of the MAC, so it reports a MAC mismatch here
+                    message = f"the value at {_display_path(path)} is typed as a comment (type tag changed)"
+                    hint = "the file was modified outside sops/pysops; restore it from version control"
+                    if ignore_mac:
+                        raise DecryptionFailed(message, hint=hint)
+                    raise MacMismatch(message, hint=hint)
                 plain = from_plaintext(plaintext, kind)
                 if type(plain) is bytes:
                     raise DecryptionFailed(
@@ -345,27 +392,88 @@ def decrypt_tree(
             continue
         if encrypted and type(value) is not str:
             raise DecryptionFailed(
-                f"the value at {_display_path(path)} should be encrypted but is a plain "
-                f"{type(value).__name__}",
+                f"the value at {_display_path(path)} should be encrypted but is a plain {type(value).__name__}",
                 hint="the file was edited by hand; restore it from version control",
             )
         if encrypted or not mac_only_encrypted:
             add_mac(to_plaintext(value))
+    for waiting, _, waiting_path, _ in unresolved:
+        _tampered_comment(waiting, waiting_path, ignore_mac)
     return mac_hex(mac)
 
 
-def _decrypt_comment(cipher: ValueCipher, text: str, path: tuple[str, ...]) -> tuple[str, bytes] | None:
-    """A comment's AAD is the path of the container sops attached it to, and tools disagree on
-    that for odd layouts. Like sops, a comment that does not decrypt is kept encrypted rather
-    than failing the file (comments are not covered by the MAC anyway); enclosing paths are
-    tried first, so a comment placed one level off by another tool still decrypts."""
-    for depth in range(len(path), -1, -1):
-        try:
-            value, iv = cipher.decrypt_value(text, _aad(path[:depth]))
-        except DecryptionFailed:
-            continue
-        return str(value), iv
-    return None
+def _known_opener(
+    cipher: ValueCipher, known: Mapping[str, tuple[str, bytes, str]]
+) -> Callable[[str, str], tuple[bytes, str, bytes]]:
+    """``cipher.open`` that answers from ``known`` for a value at the AAD it was sealed for."""
+    open_ = cipher.open
+    lookup = known.get
+
+    def open_known(text: str, aad: str) -> tuple[bytes, str, bytes]:
+        hit = lookup(text)
+        if hit is not None and hit[0] == aad:
+            return hit[1], hit[2], b""
+        return open_(text, aad)
+
+    return open_known
+
+
+def _decrypt_comment(
+    cipher: ValueCipher,
+    leaf: Comment,
+    aad: str,
+    paths: Sequence[tuple[str, ...]],
+    tried: set[str],
+    stash: IVStash | None,
+    ignore_mac: bool,
+) -> bool:
+    """Decrypt an encrypted comment in place; False when it authenticates under none of the
+    candidate AADs: each of ``paths`` and its enclosing paths, deepest first, skipping those in
+    ``tried`` (which gains the ones tried here).
+
+    A comment's AAD is the path of the container the writing tool attached it to, and tools
+    disagree on that for odd layouts (a comment after a nested block, or before its first key,
+    belongs to the inner mapping for one and to the outer for the other). So ``decrypt_tree``
+    tries the comment's own container and its parents, then the previous leaf's path, then the
+    next leaf's. A comment that decrypts under none of them was tampered with (comments are not
+    in the MAC: this is their only check). One that decrypts with a type other than
+    ``comment`` had its tag changed: sops then hashes it into the MAC and reports a mismatch.
+    """
+    text = leaf.text
+    for path in paths:
+        for depth in range(len(path), -1, -1):
+            candidate = _aad(path[:depth])
+            if candidate in tried:
+                continue
+            tried.add(candidate)
+            try:
+                plaintext, kind, iv = cipher.open(text, candidate)
+            except DecryptionFailed:
+                continue
+            if kind != "comment" and not ignore_mac:
+                raise MacMismatch(
+                    f"an encrypted comment under {_display_path(path[:depth])} is typed {kind!r} (type tag changed)",
+                    hint="the file was modified outside sops/pysops; use --ignore-mac to decrypt it anyway",
+                )
+            plain = plaintext.decode("utf-8", "surrogateescape")
+            if stash is not None:
+                stash.put(aad, plain, iv, "comment")
+            leaf.set(plain)
+            return True
+    return False
+
+
+def _tampered_comment(leaf: Comment, path: tuple[str, ...], ignore_mac: bool) -> None:
+    """Refuse a comment that is malformed or failed authentication (exit 25), unless the MAC is
+    ignored: then it is kept encrypted, as sops keeps it (with a warning)."""
+    if ignore_mac:
+        return
+    EncryptedValue.parse(leaf.text)  # a malformed one says so
+    raise DecryptionFailed(
+        f"an encrypted comment under {_display_path(path)} failed authentication "
+        "(tampered ciphertext, or moved to another place)",
+        hint="the file was modified outside sops/pysops; restore it, or use --ignore-mac to keep it encrypted",
+    )
 
 
 def _display_path(path: tuple[str, ...]) -> str:
@@ -460,6 +568,94 @@ def lastmodified_aad(lastmodified: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Reading back what is about to be written (design invariant 7)
+
+
+def verify_sealed(
+    data: bytes,
+    output_format: str,
+    data_key: bytes,
+    meta: Metadata,
+    *,
+    known: Mapping[str, tuple[str, bytes, str]] | None = None,
+    context: KeyContext | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Raise ``WriteVerificationFailed`` unless ``data`` reads back as the file just sealed.
+
+    The same store parses it; its metadata block is there and says exactly what ``meta`` says
+    (every key stanza, selection, MAC, dates); every value the file's selection rules encrypt is
+    encrypted and decrypts under ``data_key``; the MAC verifies. Where an age identity is at
+    hand (already loaded in ``context``, else from ``env``'s SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, the
+    default keys.txt or ~/.ssh: never by running SOPS_AGE_KEY_CMD), the data key is also unwrapped
+    from the stanzas just written and compared. Callers run this before the bytes leave pysops,
+    so a store or metadata bug is an internal error (exit 1) and never a file without its key.
+    ``known`` is the sealer's record of the ENC strings it made (``_Sealer.known``): those are
+    not decrypted again, which halves the cost on a large file.
+    """
+    try:
+        doc = get_store(output_format).parse(data)
+        if doc.metadata is None:
+            raise MetadataNotFound("the sops metadata block is missing")
+        written = Metadata.from_dict(doc.metadata)
+        if written.to_dict() != Metadata.from_dict(meta.to_dict()).to_dict():
+            raise GenericError("the metadata block differs from the one sealed")
+        for group in written.key_groups:
+            for wrapped in group:
+                if not wrapped.enc:
+                    raise GenericError(f"a {wrapped.type} key stanza has no encrypted data key")
+        computed = decrypt_tree(
+            doc,
+            data_key,
+            selection=written.effective_selection(),
+            mac_only_encrypted=written.mac_only_encrypted,
+            known=known,
+        )
+        verify_mac(written.mac, computed, data_key, lastmodified_aad(written.lastmodified))
+        _verify_unwrap(written, data_key, context, env)
+    except WriteVerificationFailed:
+        raise
+    except Exception as exc:  # a store bug may raise anything: it must stop the write, not crash
+        detail = exc.message if isinstance(exc, PysopsError) else type(exc).__name__
+        raise WriteVerificationFailed(
+            f"internal error: the encrypted {output_format} output does not read back ({detail}); "
+            "nothing was written",
+            hint="this is a pysops bug: please report it with the layout of the input (not its values)",
+        ) from None
+
+
+def _verify_unwrap(
+    meta: Metadata, data_key: bytes, context: KeyContext | None, env: Mapping[str, str] | None
+) -> None:
+    """Unwrap the data key (or enough Shamir shares) from the age stanzas an identity at hand
+    opens, and compare; nothing to check when no identity fits."""
+    ages = [(index, k) for index, group in enumerate(meta.key_groups) for k in group if k.type == "age"]
+    if not ages:
+        return
+    if context is None or "age" not in context.cache:
+        source = os.environ if env is None else env
+        context = KeyContext({name: value for name, value in source.items() if name != "SOPS_AGE_KEY_CMD"})
+    age = key_type("age")
+    shares: dict[int, bytes] = {}
+    for index, wrapped in ages:
+        if index not in shares:
+            try:
+                shares[index] = age.unwrap(wrapped, context)
+            except NotMyKey:
+                continue
+    if not shares:
+        return
+    if len(meta.key_groups) == 1:
+        recovered = shares[0]
+    elif len(shares) >= (meta.shamir_threshold or len(meta.key_groups)):
+        recovered = shamir.combine(list(shares.values()))
+    else:
+        return
+    if recovered != data_key:
+        raise GenericError("the data key unwrapped from the written key stanzas is not the one used")
+
+
+# --------------------------------------------------------------------------------------------
 # Documents
 
 
@@ -470,22 +666,48 @@ def encrypt_document(
     now: GoTime | None = None,
     randbytes: RandBytes = os.urandom,
 ) -> Metadata:
-    """Encrypt a parsed plaintext document in place; returns the new metadata."""
+    """Encrypt a parsed plaintext document in place; returns the new metadata. (The bytes to
+    write come from ``encrypt_parsed``, which also reads them back.)"""
+    return _encrypt_document(doc, options, now=now, randbytes=randbytes)[0]
+
+
+def _encrypt_document(
+    doc: Document, options: EncryptOptions, *, now: GoTime | None, randbytes: RandBytes
+) -> tuple[Metadata, bytes, _Sealer]:
     if doc.metadata is not None:
         raise FileAlreadyEncrypted(
             "the file is already encrypted (it has a sops metadata block)",
             hint="decrypt it first, or use `pysops rotate`/`updatekeys` to change its keys",
         )
-    sealer, finish = _new_encryption(options, binary=doc.format == "binary", now=now, randbytes=randbytes)
+    sealer, finish, data_key = _new_encryption(options, binary=doc.format == "binary", now=now, randbytes=randbytes)
     _seal_document(doc, sealer)
-    return finish()
+    return finish(), data_key, sealer
+
+
+def encrypt_parsed(
+    doc: Document,
+    options: EncryptOptions,
+    *,
+    output_format: str | None = None,
+    store_options: dict[str, Any] | None = None,
+    now: GoTime | None = None,
+    randbytes: RandBytes = os.urandom,
+    env: Mapping[str, str] | None = None,
+) -> bytes:
+    """Encrypt a parsed plaintext document and render it, read back and verified
+    (``verify_sealed``; ``env`` is where an age identity for that may be found)."""
+    meta, data_key, sealer = _encrypt_document(doc, options, now=now, randbytes=randbytes)
+    out_format = output_format or doc.format
+    data = get_store(out_format).render(doc, meta.to_dict(), store_options)
+    verify_sealed(data, out_format, data_key, meta, known=sealer.known, env=env)
+    return data
 
 
 def _new_encryption(
     options: EncryptOptions, *, binary: bool, now: GoTime | None, randbytes: RandBytes
-) -> tuple[_Sealer, Callable[[], Metadata]]:
-    """A fresh data key's sealer, and the function that, once every value went through it,
-    wraps the data key for the recipients and returns the metadata (MAC included)."""
+) -> tuple[_Sealer, Callable[[], Metadata], bytes]:
+    """A fresh data key's sealer, the function that, once every value went through it, wraps
+    the data key for the recipients and returns the metadata (MAC included), and the key."""
     timestamp = now or now_utc()
     selection = None if binary else (options.selection or ("unencrypted_suffix", "_unencrypted"))
     mac_only = False if binary else options.mac_only_encrypted
@@ -507,7 +729,7 @@ def _new_encryption(
             version=VERSION,
         )
 
-    return sealer, finish
+    return sealer, finish, data_key
 
 
 def _decrypt(doc: Document, options: DecryptOptions, stash: IVStash | None) -> tuple[Metadata, bytes]:
@@ -515,7 +737,12 @@ def _decrypt(doc: Document, options: DecryptOptions, stash: IVStash | None) -> t
     meta = Metadata.from_dict(doc.metadata)
     data_key = options.data_key(meta)
     computed = decrypt_tree(
-        doc, data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted, stash=stash
+        doc,
+        data_key,
+        selection=meta.effective_selection(),
+        mac_only_encrypted=meta.mac_only_encrypted,
+        stash=stash,
+        ignore_mac=options.ignore_mac,
     )
     if not options.ignore_mac:
         verify_mac(meta.mac, computed, data_key, lastmodified_aad(meta.lastmodified))
@@ -557,19 +784,38 @@ def encrypt_bytes(
     store_options: dict[str, Any] | None = None,
     now: GoTime | None = None,
     randbytes: RandBytes = os.urandom,
+    env: Mapping[str, str] | None = None,
 ) -> bytes:
+    """Encrypt a plaintext file's bytes; the result is read back and verified before it is
+    returned (``verify_sealed``; ``env``, default os.environ, is where an age identity for that
+    may be found)."""
     store = get_store(input_format)
     encrypt_text = getattr(store, "encrypt_text", None)
     if encrypt_text is not None and (output_format or input_format) == input_format:
         # The store encrypts its own text without building the tree (same bytes, a fraction of
         # the time); it declines (None) what only ``parse`` reports properly.
-        sealer, finish = _new_encryption(options, binary=input_format == "binary", now=now, randbytes=randbytes)
-        result: bytes | None = encrypt_text(data, sealer.value, sealer.comment, lambda: finish().to_dict())
+        sealer, finish, data_key = _new_encryption(
+            options, binary=input_format == "binary", now=now, randbytes=randbytes
+        )
+        sealed: list[Metadata] = []
+
+        def metadata() -> dict[str, Any]:
+            sealed.append(finish())
+            return sealed[0].to_dict()
+
+        result: bytes | None = encrypt_text(data, sealer.value, sealer.comment, metadata)
         if result is not None:
+            verify_sealed(result, input_format, data_key, sealed[0], known=sealer.known, env=env)
             return result
-    doc = store.parse(data)
-    meta = encrypt_document(doc, options, now=now, randbytes=randbytes)
-    return get_store(output_format or input_format).render(doc, meta.to_dict(), store_options)
+    return encrypt_parsed(
+        store.parse(data),
+        options,
+        output_format=output_format or input_format,
+        store_options=store_options,
+        now=now,
+        randbytes=randbytes,
+        env=env,
+    )
 
 
 def decrypt_bytes(
@@ -630,19 +876,14 @@ def lookup(doc: Document, path: Sequence[str | int]) -> Node:
 
 def extract_value(doc: Document, path: Sequence[str | int], output_format: str) -> bytes:
     node = lookup(doc, path)
-    if isinstance(node, Scalar):
-        if isinstance(node.value, str):
-            return node.value.encode("utf-8", "surrogateescape")
-        text = sprint(node.value)
-        return (text + "\n").encode() if output_format == "yaml" else text.encode()
+    if isinstance(node, Scalar) and isinstance(node.value, str):
+        return node.value.encode("utf-8", "surrogateescape")
     if isinstance(node, MappingNode):
         sub = Document(format="extract", branches=[node])
         return get_store(output_format).render(sub, None, None)
-    import json
+    from pysops.formats.extract import emit_value  # other scalars and lists: the store's form
 
-    from pysops.document import to_python
-
-    return (json.dumps(to_python(node), default=str) + "\n").encode()
+    return emit_value(node, output_format)
 
 
 # --------------------------------------------------------------------------------------------
@@ -657,13 +898,17 @@ class OpenedFile:
     differ in the new text. ``rotate_data_key`` and ``rewrap`` change the key material.
     """
 
-    __slots__ = ("doc", "meta", "data_key", "stash")
+    __slots__ = ("doc", "meta", "data_key", "stash", "context")
 
-    def __init__(self, doc: Document, meta: Metadata, data_key: bytes, stash: IVStash) -> None:
+    def __init__(
+        self, doc: Document, meta: Metadata, data_key: bytes, stash: IVStash, context: KeyContext | None = None
+    ) -> None:
         self.doc = doc
         self.meta = meta
         self.data_key = data_key
         self.stash = stash
+        #: the key context the data key came from: its identities check what ``seal`` writes
+        self.context = context
 
     def rewrap(
         self,
@@ -706,25 +951,49 @@ class OpenedFile:
         """Encrypt the document again and render it (same store keeps the original text)."""
         meta = self.meta
         selection = None if self.doc.format == "binary" else meta.effective_selection()
-        mac_hex = encrypt_tree(
-            self.doc,
+        sealer = _Sealer(
             self.data_key,
             selection=selection,
             mac_only_encrypted=meta.mac_only_encrypted,
             randbytes=randbytes,
             stash=self.stash,
         )
+        _seal_document(self.doc, sealer)
         meta.lastmodified = (now or now_utc()).rfc3339()
-        meta.mac = encrypt_mac(mac_hex, self.data_key, meta.lastmodified, randbytes(32))
-        return get_store(output_format or self.doc.format).render(self.doc, meta.to_dict(), store_options)
+        meta.mac = encrypt_mac(sealer.mac_hex(), self.data_key, meta.lastmodified, randbytes(32))
+        out_format = output_format or self.doc.format
+        data = get_store(out_format).render(self.doc, meta.to_dict(), store_options)
+        verify_sealed(data, out_format, self.data_key, meta, known=sealer.known, context=self.context)
+        return data
+
+    def with_metadata(self, data: bytes, *, output_format: str, store_options: dict[str, Any] | None = None) -> bytes:
+        """``data`` (this file's encrypted bytes) with the current metadata block in place of its
+        own: values, ``lastmodified`` and ``mac`` stay byte for byte (after ``rewrap``, when the
+        data key did not change). Read back and verified like ``seal``."""
+        store = get_store(output_format)
+        out = store.render(store.parse(data), self.meta.to_dict(), store_options)
+        verify_sealed(out, output_format, self.data_key, self.meta, context=self.context)
+        return out
 
 
 def open_file(data: bytes, *, input_format: str, options: DecryptOptions | None = None) -> OpenedFile:
     """Decrypt an encrypted file for modification (MAC checked unless ``options.ignore_mac``)."""
     doc = get_store(input_format).parse(data)
     stash = IVStash()
-    meta, data_key = _decrypt(doc, options or DecryptOptions(), stash)
-    return OpenedFile(doc, meta, data_key, stash)
+    options = options or DecryptOptions()
+    context = options.context
+    if context is None:
+        # kept on the OpenedFile: the identities that opened the file check what seal writes
+        context = KeyContext(dict(options.env if options.env is not None else os.environ))
+        options = DecryptOptions(
+            ignore_mac=options.ignore_mac,
+            decryption_order=options.decryption_order,
+            env=options.env,
+            context=context,
+            key_cache=options.key_cache,
+        )
+    meta, data_key = _decrypt(doc, options, stash)
+    return OpenedFile(doc, meta, data_key, stash, context)
 
 
 # --------------------------------------------------------------------------------------------
@@ -781,7 +1050,7 @@ def apply_change(opened: OpenedFile, change: Any) -> OpenedFile:
         if not yamlpatch.fill(placeholder, patched.node):  # type: ignore[arg-type]
             opened.doc.state = None
             return opened
-    return OpenedFile(doc, meta, opened.data_key, opened.stash)
+    return OpenedFile(doc, meta, opened.data_key, opened.stash, opened.context)
 
 
 # --------------------------------------------------------------------------------------------
@@ -823,6 +1092,8 @@ __all__ = [
     "decrypt_document",
     "encrypt_bytes",
     "encrypt_document",
+    "encrypt_parsed",
     "new_file",
     "open_file",
+    "verify_sealed",
 ]

@@ -340,12 +340,12 @@ def encrypt_files(
     """Encrypt each job's file with its own new data key, for the recipients and selection
     ``options_for(path)`` gives (the creation rule matching that path, or the CLI flags)."""
     from pysops import api
-    from pysops.formats import get_store
 
     def convert(job: Job, doc: Document, in_fmt: str) -> None:
-        meta = api.encrypt_document(doc, options_for(job.source))
         out_fmt = output_format or in_fmt
-        out = get_store(out_fmt).render(doc, meta.to_dict(), store_options_for(job.source, out_fmt))
+        out = api.encrypt_parsed(
+            doc, options_for(job.source), output_format=out_fmt, store_options=store_options_for(job.source, out_fmt)
+        )
         _write(job, out, private=False)
 
     yield from _run(jobs, input_format, encrypted=False, skip_note="already encrypted", convert=convert)

@@ -304,9 +304,10 @@ def check_sops_file(
         leaf = visit.leaf
         if isinstance(leaf, Comment):
             value: object = leaf.text
-            must = should_encrypt_comment(leaf.text, file_selection)
+            # the comment's container path and its stack (ending with itself): sops's rule
+            must = should_encrypt_comment(visit.path, visit.comments, file_selection)
             if target.selection is not None:
-                must = must or should_encrypt_comment(leaf.text, target.selection)
+                must = must or should_encrypt_comment(visit.path, visit.comments, target.selection)
             what = f"a comment under {_display(visit.path)}"
         else:
             value = leaf.value

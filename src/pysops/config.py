@@ -207,8 +207,7 @@ def load_config(path: str | os.PathLike[str], *, warnings: Sequence[str] = ()) -
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(
-            f"{config_path}: the configuration must be a mapping (creation_rules:, stores:, ...), "
-            f"not a {_kind(data)}"
+            f"{config_path}: the configuration must be a mapping (creation_rules:, stores:, ...), not a {_kind(data)}"
         )
     rules = data.get("creation_rules")
     if rules is not None and not isinstance(rules, list):
@@ -223,9 +222,7 @@ def load_config(path: str | os.PathLike[str], *, warnings: Sequence[str] = ()) -
     )
 
 
-def discover_config(
-    file_path: str | None, *, explicit: str | None, env: Mapping[str, str], cwd: str
-) -> Config:
+def discover_config(file_path: str | None, *, explicit: str | None, env: Mapping[str, str], cwd: str) -> Config:
     """``find_config`` then ``load_config``; the empty ``Config`` (``path`` None) when none exists.
     Warnings met during the search end up in ``Config.warnings`` either way."""
     warnings: list[str] = []
@@ -341,13 +338,14 @@ def _rule_matches(raw: Mapping[str, Any], relative: str, where: _Where) -> bool:
 def _compile(pattern: str, setting: str, where: _Where) -> re.Pattern[str]:
     import re
 
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        where.fail(
-            f"{setting} {pattern!r} is not a valid regular expression: {exc}",
-            hint="pysops uses Python regular expressions, which match RE2 except in exotic syntax",
-        )
+    from pysops import re2compat
+
+    # Refuse what Go's RE2 (sops) would read otherwise or not at all: sops refuses such a
+    # path_regex, and an invalid selection regex silently selects nothing in sops.
+    problem = re2compat.re2_problem(pattern)
+    if problem is not None:
+        where.fail(f"{setting} {pattern!r} is not a valid regular expression for sops: {problem}", hint=re2compat.HINT)
+    return re.compile(pattern)
 
 
 def _build_rule(raw: Mapping[str, Any], where: _Where, *, with_keys: bool) -> CreationRule:

@@ -52,6 +52,7 @@ from pysops.errors import (
     NoEditorFound,
     NoFileSpecified,
     PysopsError,
+    WriteVerificationFailed,
 )
 from pysops.formats import get_store
 from pysops.metadata import VERSION, Metadata
@@ -433,8 +434,8 @@ def edit_until_valid(
             raise FileHasNotBeenModified("File has not changed, exiting.")
         try:
             return seal(edited)
-        except Interrupted:
-            raise
+        except (Interrupted, WriteVerificationFailed):
+            raise  # a pysops bug is not the edit's fault: reopening the editor would not help
         except PysopsError as exc:
             if prompt is not None and prompt(exc.message):
                 continue
@@ -570,7 +571,7 @@ def _seal(
         raise GenericError("no master keys are left in the metadata, so the file cannot be encrypted")
     if _version_is_older(meta.version):
         meta.version = VERSION
-    sealed = api.OpenedFile(doc, meta, opened.data_key, copy.deepcopy(opened.stash))
+    sealed = api.OpenedFile(doc, meta, opened.data_key, copy.deepcopy(opened.stash), opened.context)
     return sealed.seal(output_format=fmt, store_options=store_options, now=timestamp, randbytes=randbytes)
 
 

@@ -50,6 +50,11 @@ class ParseError(CouldNotReadInputFile):
     """The input text is not valid in its format."""
 
 
+class InputTooComplex(ParseError):
+    """The input passes a bound on hostile input (nesting depth, alias expansion): see
+    ``pysops.limits``."""
+
+
 class CouldNotWriteOutputFile(PysopsError):
     exit_code = 3
 
@@ -108,6 +113,13 @@ class CouldNotRetrieveKey(PysopsError):
 
 class FileAlreadyEncrypted(PysopsError):
     exit_code = 203
+
+
+class WriteVerificationFailed(PysopsError):
+    """An encrypted output did not read back (design invariant 7): a bug in pysops, never the
+    user's input. Nothing was written; the original file is untouched."""
+
+    exit_code = 1
 
 
 class MissingDependency(PysopsError):

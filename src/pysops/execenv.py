@@ -112,18 +112,19 @@ def environment_from_document(doc: Document, *, flatten: bool = False) -> dict[s
 
 
 def _flatten(node: Node, prefix: str) -> Iterator[tuple[str, Scalar]]:
-    if isinstance(node, Scalar):
-        yield prefix, node
-    elif isinstance(node, MappingNode):
-        for entry in node.entries():
-            yield from _flatten(entry.value, f"{prefix}_{entry.key.upper()}")
-    else:
-        index = 0
-        for element in node.items:
-            if isinstance(element, Comment):
-                continue
-            yield from _flatten(element, f"{prefix}_{index}")
-            index += 1
+    """The scalars under ``node`` with their flattened names, in document order. Iterative (an
+    explicit stack, not recursion): any depth the stores accept works in constant stack."""
+    stack: list[tuple[Node, str]] = [(node, prefix)]
+    while stack:
+        current, name = stack.pop()
+        if isinstance(current, Scalar):
+            yield name, current
+        elif isinstance(current, MappingNode):
+            children = [(entry.value, f"{name}_{entry.key.upper()}") for entry in current.entries()]
+            stack.extend(reversed(children))
+        else:
+            elements = [element for element in current.items if not isinstance(element, Comment)]
+            stack.extend(reversed([(element, f"{name}_{index}") for index, element in enumerate(elements)]))
 
 
 def _add(env: dict[str, str], name: str, value: str, flattened: set[str], *, from_flatten: bool) -> None:

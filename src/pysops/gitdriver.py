@@ -43,6 +43,7 @@ from pysops.errors import (
     FileChangedOnDisk,
     GenericError,
     PysopsError,
+    WriteVerificationFailed,
 )
 from pysops.formats import format_for_path, get_store
 from pysops.metadata import Metadata
@@ -185,7 +186,7 @@ class Sealing(NamedTuple):
         if self.same_key is not None and self.same_key.opened is not None:
             stash = _MergedStash(stash, copy.deepcopy(self.same_key.opened.stash))
         meta = copy.deepcopy(source.meta)
-        opened = api.OpenedFile(doc, meta, key.data_key, stash)
+        opened = api.OpenedFile(doc, meta, key.data_key, stash, key.context)
         if self.rewrap:
             from pysops.keys import SPECS
 
@@ -468,6 +469,8 @@ def merge_files(
         return MergeResult(True, theirs, (), tuple(notes))
     try:
         sealed = sealing.seal(merged.text, fmt, store_options=store_options, now=now, randbytes=randbytes)
+    except WriteVerificationFailed:
+        raise  # a pysops bug, not a conflict: the caller leaves ours and reports it
     except PysopsError as exc:
         # A line merge can be clean and still not be a valid document (two entries appended at
         # the end of a JSON object): that is a conflict to resolve by hand.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pysops._typing import TYPE_CHECKING
-from pysops.errors import GenericError, MetadataNotFound
+from pysops.errors import GenericError, MacMismatch, MetadataNotFound
 from pysops.keys import (
     FLAT_ORDER_AFTER_MAC,
     FLAT_ORDER_BEFORE_DATES,
@@ -60,9 +60,7 @@ class Metadata:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Metadata:
         if raw is None:
-            raise MetadataNotFound(
-                "sops metadata not found", hint="the file is not encrypted (no 'sops' block)"
-            )
+            raise MetadataNotFound("sops metadata not found", hint="the file is not encrypted (no 'sops' block)")
         if not isinstance(raw, Mapping):
             raise GenericError("the sops metadata block is not a mapping")
         version = raw.get("version")
@@ -87,10 +85,10 @@ class Metadata:
             value = raw.get(name)
             if value not in (None, ""):
                 if selection is not None:
-                    raise GenericError(
-                        f"sops metadata has both {selection[0]} and {name}; at most one is allowed"
-                    )
+                    raise GenericError(f"sops metadata has both {selection[0]} and {name}; at most one is allowed")
                 selection = (name, str(value))
+        if selection is not None and selection[0].endswith("_regex"):
+            _check_regex(selection)
         threshold = raw.get("shamir_threshold") or 0
         try:
             threshold = int(threshold)
@@ -148,15 +146,25 @@ class Metadata:
         return out
 
 
+def _check_regex(selection: tuple[str, str]) -> None:
+    """Refuse a file whose selection regex sops (Go RE2) and pysops would not read alike, with
+    sops's exit code for it (51): sops matches no key with an invalid regex, so it reads every
+    value of such a file as unencrypted and fails on the MAC. Refusing up front means no command
+    ever walks the values under a selection the two tools disagree on."""
+    from pysops import re2compat
+
+    problem = re2compat.selection_problem(selection, f"the file's {selection[0]}")
+    if problem is not None:
+        raise MacMismatch(problem, hint="the sops metadata was edited by hand, or written with a broken regex")
+
+
 def _is_key_list_name(name: str) -> bool:
     return name in FLAT_ORDER_BEFORE_DATES or name in FLAT_ORDER_AFTER_MAC or name in GROUP_ORDER
 
 
 def _read_group(group: Mapping[str, Any]) -> list[WrappedKey]:
     keys: list[WrappedKey] = []
-    names = [n for n in GROUP_ORDER if n in group] + [
-        n for n in group if n in SPECS and n not in GROUP_ORDER
-    ]
+    names = [n for n in GROUP_ORDER if n in group] + [n for n in group if n in SPECS and n not in GROUP_ORDER]
     for name in names:
         stanzas = group.get(name) or []
         if not isinstance(stanzas, list):

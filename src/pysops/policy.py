@@ -72,13 +72,22 @@ def selector(selection: tuple[str, str] | None) -> Callable[[Sequence[str], Sequ
     return lambda path, comments: should_encrypt(path, comments, selection)
 
 
+def should_encrypt_comment(path: Sequence[str], comments: Sequence[str], selection: tuple[str, str] | None) -> bool:
+    """Whether a comment is encrypted, as sops 3.11 decides it (checked against the binary).
 
-def should_encrypt_comment(text: str, selection: tuple[str, str] | None) -> bool:
-    """Whether a comment is encrypted (checked against sops 3.11): always under the suffix and key
-    regex modes; under ``unencrypted_comment_regex`` unless the comment itself matches (the marker
-    stays readable); never under ``encrypted_comment_regex``."""
-    if selection is None or not selection[0].endswith("_comment_regex"):
-        return True
-    if selection[0] == "unencrypted_comment_regex":
-        return _compile(selection[1]).search(text) is None
-    return False
+    A comment is a leaf of the container it sits in: ``path`` is that container's path (mapping
+    keys from the root, ``()`` at the top) and ``comments`` is the active comment stack *ending
+    with the comment itself*. So under the suffix and key-regex modes a comment is encrypted
+    exactly when a value at ``path`` would be (``encrypted_regex: ^data$`` leaves a top-level
+    comment in clear and encrypts one inside ``data:``); under ``unencrypted_comment_regex`` it
+    stays in clear when it or a comment before it in the stack matches (the marker stays
+    readable); under ``encrypted_comment_regex`` it is encrypted only when a comment *before* it
+    in the stack matches (the marker line itself stays in clear). An empty comment (``#`` alone)
+    is never encrypted: sops writes nothing to encrypt and could not read ``ENC[...,data:,...]``.
+    """
+    if not comments or comments[-1] == "":
+        return False
+    if selection is not None and selection[0] == "encrypted_comment_regex":
+        pattern = _compile(selection[1])
+        return any(pattern.search(comment) for comment in comments[:-1])
+    return should_encrypt(path, comments, selection)

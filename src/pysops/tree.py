@@ -7,8 +7,10 @@ stands where a container is needed, like sops. ``unset_path`` removes one entry 
 
 Both return a ``Change`` describing what happened to which container, so a store that keeps the
 source text (YAML) can patch the text instead of re-emitting the file. Values given as JSON are
-turned into nodes by ``parse_json_value``: JSON numbers become ``float`` (Go's ``float64``, what
-sops stores), objects keep their member order and duplicate keys.
+turned into nodes by ``parse_json_value`` as sops 3.13.2 does: a bare number is a ``float`` (Go's
+``float64``), numbers inside an object or array are typed like the JSON store types them
+(``values.parse_json_number``: integers up to 2**53 stay ``int``), objects keep their member order
+and duplicate keys.
 
 No I/O, no crypto, no format knowledge.
 """
@@ -16,12 +18,12 @@ No I/O, no crypto, no format knowledge.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence as SequenceABC
 from typing import Any, NamedTuple
 
 from pysops.document import Comment, Entry, Mapping, Node, Scalar, Sequence
 from pysops.errors import GenericError, InvalidSetFormat
+from pysops.values import parse_json_number
 
 PathPart = str | int
 Container = Mapping | Sequence
@@ -58,13 +60,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if math.isinf(number):
-        raise ValueError("number out of range")
-    return number
-
-
 class _Members(list):  # type: ignore[type-arg]
     """The members of a JSON object, kept apart from a JSON array (both arrive as lists)."""
 
@@ -74,8 +69,8 @@ def parse_json_value(text: str | bytes) -> Node:
     try:
         raw = json.loads(
             text,
-            parse_int=_finite_float,
-            parse_float=_finite_float,
+            parse_int=parse_json_number,
+            parse_float=parse_json_number,
             parse_constant=_reject_constant,
             object_pairs_hook=_Members,
         )
@@ -83,6 +78,10 @@ def parse_json_value(text: str | bytes) -> Node:
         raise InvalidSetFormat(
             "Value for --set is not valid JSON", hint="""the value is JSON: '"text"', 5, true, {"a": 1}, [1, 2]"""
         ) from None
+    if type(raw) is int:
+        # A bare number is read by Go's ``json.Unmarshal`` in sops (a float64, even in 3.13.2);
+        # numbers inside an object or array go through the JSON store, which keeps int64 integers.
+        raw = float(raw)
     return _node_of(raw)
 
 

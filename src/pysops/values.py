@@ -4,7 +4,9 @@ sops is written in Go; the bytes it encrypts and hashes for a value are Go's for
 value (format.md §1.3). This module is the one place that knows those rules:
 
 * ``to_plaintext`` / ``from_plaintext``: the bytes under encryption and in the MAC, per type tag;
-* ``format_float_*``: Go's ``strconv.FormatFloat`` modes used by the stores;
+* ``format_float_*``: Go's ``strconv.FormatFloat`` modes used by the stores (one function per
+  output: plaintext/MAC, JSON, YAML, dotenv/INI via ``value_to_string``);
+* ``parse_json_number``: JSON numbers typed as int where sops 3.13.2 and 3.11 agree on their text;
 * ``GoTime``: a timestamp with nanosecond precision and Go's RFC3339 text forms.
 """
 
@@ -73,7 +75,10 @@ class GoTime:
             # sops's own ``lastmodified`` form (seconds, UTC), read on every decrypt: no regex needed
             fields = (text[0:4], text[5:7], text[8:10], text[11:13], text[14:16], text[17:19])
             if (
-                text[4] == text[7] == "-" and text[10] in "Tt" and text[13] == text[16] == ":" and text[19] in "Zz"
+                text[4] == text[7] == "-"
+                and text[10] in "Tt"
+                and text[13] == text[16] == ":"
+                and text[19] in "Zz"
                 and all(field.isdigit() for field in fields)
             ):
                 year, month, day, hour, minute, second = map(int, fields)
@@ -218,6 +223,43 @@ def format_float_json(x: float) -> str:
             text = text[:-2] + text[-1]
         return text
     return format_float_f(x)
+
+
+def format_float_yaml(x: float) -> str:
+    """A float as sops writes it in YAML: go-yaml v3 uses ``FormatFloat(x, 'g', -1, 64)``, with
+    ``.inf``/``-.inf``/``.nan`` for the special values (``2.0`` -> ``2``, ``1e6`` -> ``1e+06``)."""
+    if math.isnan(x):
+        return ".nan"
+    if math.isinf(x):
+        return ".inf" if x > 0 else "-.inf"
+    return format_float_g(x)
+
+
+#: JSON integers up to this magnitude are typed ``int``: exactly the ones a float64 holds exactly.
+_EXACT_FLOAT_INT = 2**53
+#: ... so a literal longer than this (sign and 16 digits) is never one.
+_EXACT_INT_LITERAL_MAX_LEN = 17
+
+
+def parse_json_number(raw: str) -> int | float:
+    """The value of a JSON number literal (already checked against the JSON grammar).
+
+    An integer literal (no fraction, no exponent) whose magnitude is at most 2**53 is an ``int``,
+    as sops 3.13.2 types it; anything else is a float64 as in sops 3.11 (``1.0``, ``1e2``, ``-0``
+    which keeps its sign, and integers beyond 2**53). The bound keeps the MAC compatible both ways
+    with sops 3.11, which reads every JSON number as a float64 and hashes an unencrypted value's
+    text: up to 2**53 the int and the float have the same text (``42``), beyond it the float64 is
+    rounded (``9007199254740993`` reads as ``9007199254740992``) and so must ours be.
+    Raises ValueError past the float64 range.
+    """
+    if len(raw) <= _EXACT_INT_LITERAL_MAX_LEN and raw.lstrip("-").isdigit() and raw != "-0":
+        number = int(raw)
+        if -_EXACT_FLOAT_INT <= number <= _EXACT_FLOAT_INT:
+            return number
+    value = float(raw)
+    if value - value != 0.0:  # inf (NaN is no JSON literal)
+        raise ValueError("a number is out of the float64 range")  # never the number: it may be a secret
+    return value
 
 
 def sprint(value: Value | None) -> str:

@@ -253,7 +253,6 @@ def test_data_key_cache_unwraps_each_distinct_stanza_set_once(
         calls.append(wrapped.enc)
         return real(wrapped, context)
 
-    monkeypatch.setattr(KEY_TYPE, "unwrap", counting)
     original = _encrypted("a: secret\n", "a.yaml", age_key.recipient)
     for i in range(20):  # copies share their wrapped stanzas
         Path(f"copy{i:02d}.yaml").write_bytes(original)
@@ -263,6 +262,7 @@ def test_data_key_cache_unwraps_each_distinct_stanza_set_once(
     Path("x0.yaml").write_bytes(_encrypted("c: 1\n", "c.yaml", stranger.recipient))
     for i in range(1, 5):  # no identity for these: one failed attempt serves all five
         shutil.copy("x0.yaml", f"x{i}.yaml")
+    monkeypatch.setattr(KEY_TYPE, "unwrap", counting)  # after encrypting: count decrypt's unwraps only
     cache = bulk.DataKeyCache()
     options = api.DecryptOptions(env={**clean_env, "SOPS_AGE_KEY": age_key.identity})
     jobs = bulk.plan(["."], recursive=True, output_dir="out")

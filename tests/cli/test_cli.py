@@ -103,7 +103,7 @@ def test_errors_are_one_line_with_exit_codes(
     empty = tmp_path / "empty.json"
     empty.write_text("")
     r = pysops(["encrypt", "--age", age_key.recipient, str(empty)], clean_env)
-    assert r.code == 92
+    assert r.code == 2  # an empty JSON file: sops 3.11 exits 2 ("unmarshal input data: EOF"); 92 is YAML's
     bad = tmp_path / "bad.json"
     bad.write_text('{"a": ')
     r = pysops(["encrypt", "--age", age_key.recipient, str(bad)], clean_env)

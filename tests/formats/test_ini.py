@@ -74,12 +74,13 @@ def test_parse_model_and_comment_grouping() -> None:
     ]
     # One comment per key or section, as go-ini groups them; a key's comment comes after the key,
     # a section's first in the section (sops's tree); the last one is kept (go-ini drops it).
+    # The text is sops's: the first line without its marker and the spaces after it.
     assert comments(doc) == [
-        (("DEFAULT",), "; file comment"),
-        (("db",), "# about db\n \n; more\n; header note"),
-        (("db",), "; inline"),
-        (("db",), "; before\n;c"),
-        (("db",), "; trailing"),
+        (("DEFAULT",), "file comment"),
+        (("db",), "about db\n; more\n; header note"),  # blank lines are left out, as in go-ini
+        (("db",), "inline"),
+        (("db",), "before\n;c"),
+        (("db",), "trailing"),
     ]
     assert shape(doc)[:4] == [
         (("DEFAULT", "top"), "value"), (("DEFAULT",), "comment"), (("db",), "comment"), (("db", "user"), "value")
@@ -178,7 +179,7 @@ def test_changed_values_are_quoted_so_they_read_back(value: str, line: str) -> N
     assert rendered == f"[s]\n{line}\nb = \"y\"\n".encode()
     again = ini.parse(rendered)
     assert tree(again)[1] == ("s", [("a", value), ("b", "y")])
-    assert comments(again) == [(("s",), "; c")]
+    assert comments(again) == [(("s",), "c")]
 
 
 def test_changed_value_keeps_its_quotes_when_possible() -> None:
@@ -198,7 +199,8 @@ def test_added_and_removed_keys_and_sections() -> None:
     del a.value.items[0:2]  # unset x and its comment
     a.value.items.append(Entry("new key", Scalar(True)))
     doc.branches[0].items.append(Entry("c", Mapping([Comment("; fresh"), Entry("n", Scalar(1.5))])))
-    assert ini.render(doc, None) == b"[a]\ny = 2\nnew key = true\n\n[b]\nz = 3\n\n[c]\n; fresh\nn = 1.5\n"
+    # an added section is written as sops writes one: its leading comment above its header
+    assert ini.render(doc, None) == b"[a]\ny = 2\nnew key = true\n\n[b]\nz = 3\n\n; fresh\n[c]\nn = 1.5\n"
 
 
 def test_conversion_from_another_tree() -> None:
@@ -217,9 +219,12 @@ def test_conversion_from_another_tree() -> None:
         ])),
     ])
     rendered = ini.render(Document("yaml", [source]), None)
+    # sops's layout (go-ini's writer): a section's comment above its header, "=" aligned, keys
+    # and values quoted as go-ini quotes them; sops would drop the comment outside any section.
     assert rendered == (
-        b"top = 1\n; between\n\n[db]\n; a yaml comment\nuser = admin\nport = 5432\nratio = 2.0\non = false\n"
-        b'none =\ntricky = `a;b`\n"key=with:delims" = " x "\n'
+        b"top = 1\n\n; between\n;  a yaml comment\n[db]\nuser              = admin\nport              = 5432\n"
+        b"ratio             = 2.0\non                = false\nnone              = \ntricky            = `a;b`\n"
+        b'`key=with:delims` = " x "\n'
     )
     assert tree(ini.parse(rendered))[1][1][-2:] == [("tricky", "a;b"), ("key=with:delims", " x ")]
 

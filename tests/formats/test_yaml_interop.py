@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyrage
@@ -131,13 +130,13 @@ def test_pysops_decrypts_what_sops_encrypts(tmp_path: Path) -> None:
     ]
 
 
-def test_large_file_is_fast() -> None:
+def test_large_file_parses_and_renders() -> None:
+    """20,000 values through parse, replace and render (speed is bench/'s job)."""
     lines = []
     for i in range(2000):
         lines += [f"# section {i}", f"svc{i}:"] + [f"  key{j}: value-{i}-{j}" for j in range(8)]
         lines += ["  list:", f"    - {i}", f"    - 'q{i}' # note"]
     data = ("\n".join(lines) + "\n").encode()
-    start = time.perf_counter()
     doc = Y.parse(data)
     count = 0
     for branch in doc.branches:
@@ -146,6 +145,4 @@ def test_large_file_is_fast() -> None:
                 leaf.set("ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]")
                 count += 1
     out = Y.render(doc, {"version": "3.11.0"})
-    elapsed = time.perf_counter() - start
     assert count == 20000 and out.count(b"ENC[") == 20000
-    assert elapsed < 2.0  # about 0.3 s on the reference machine

@@ -194,8 +194,8 @@ def test_config_problems_have_lines_and_include_what_the_schema_cannot_say() -> 
         "    - age:age1nope\n"
     )
     assert config_problems(text) == [
-        (3, "creation rule 1: path_regex '[' is not a valid regular expression: "
-            "unterminated character set at position 0"),
+        (3, "creation rule 1: path_regex '[' is not a valid regular expression for sops: "
+            "Python cannot compile it (unterminated character set at position 0)"),
         (5, "creation rule 2: age: malformed recipient 'age1nope'"),
         (7, "creation rule 3: cannot use more than one of unencrypted_suffix, encrypted_suffix, "
             "unencrypted_regex, encrypted_regex, unencrypted_comment_regex, encrypted_comment_regex "

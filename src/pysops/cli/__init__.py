@@ -28,8 +28,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     from pysops.errors import PysopsError
 
+    if not args:
+        # sops with no arguments fails with "no file specified" and exit 100; pysops shows
+        # what it can do instead, on stderr, with sops's exit status.
+        _usage()
+        return 100
     try:
-        if args and (args[0].startswith("-") or args[0] not in _VERBS):
+        if args[0].startswith("-") or args[0] not in _VERBS:
             from pysops.cli.legacy import translate
 
             args = translate(args)
@@ -56,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             traceback.print_exc()
         _report(exc.message, exc.hint)
-        status = exc.exit_code
+        status = _exit_code(exc, args)
     except KeyboardInterrupt:
         _report("interrupted", None)
         status = 85
@@ -68,6 +73,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError:
         status = status or 1
     return status
+
+
+#: Verbs that open an existing encrypted file. sops reports an input it cannot parse there
+#: (an empty or malformed file) with exit 1, and only ``encrypt`` with exit 2 / 92: checked
+#: against the sops 3.11 binary (tests/cli/test_exit_codes.py). ``edit`` does this itself: a
+#: syntax error in the edited text keeps exit 2 (docs/edit.md).
+_OPENING_VERBS = frozenset(
+    ("decrypt", "exec-env", "exec-file", "set", "unset", "rotate", "updatekeys", "groups", "filestatus")
+)
+
+
+def _exit_code(exc: Exception, args: Sequence[str]) -> int:
+    """The process status for ``exc``: its sops exit code, except that a parse failure of the
+    file a command opens is exit 1 as in sops. A documented hostile-input bound
+    (``InputTooComplex``) keeps its own code, 2."""
+    from pysops.errors import InputTooComplex, NeedAtLeastOneDocument, ParseError, PysopsError
+
+    code = exc.exit_code if isinstance(exc, PysopsError) else 1
+    parse_failure = isinstance(exc, (ParseError, NeedAtLeastOneDocument)) and not isinstance(exc, InputTooComplex)
+    if parse_failure and _verb(args) in _OPENING_VERBS:
+        return 1
+    return code
+
+
+def _verb(args: Sequence[str]) -> str | None:
+    """The command of a (translated) command line: the first argument after the global flags."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--config":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _usage() -> None:
+    sys.stderr.write(
+        "usage: pysops [--config FILE] COMMAND [OPTIONS] [FILE...]\n"
+        "commands: encrypt, decrypt, edit, set, unset, rotate, updatekeys, groups, exec-env, exec-file,\n"
+        "          filestatus, check, git, config, keygen (and sops's legacy -d, -e, -r, -i, --set)\n"
+        "pysops: error: no file specified\n"
+        "pysops: hint: see `pysops --help`\n"
+    )
 
 
 #: What ``keep_until_exit`` keeps; a list only in a ``console_main`` process.

@@ -240,16 +240,28 @@ def filestatus(
     input_type: InputType = None,
 ) -> None:
     """Print {"encrypted":true} when the file has complete sops metadata, else {"encrypted":false}."""
+    from pysops.errors import InputTooComplex, MetadataNotFound, NeedAtLeastOneDocument
     from pysops.formats import get_store
 
-    inp = read_input(file, None)
-    fmt = pick_format(input_type, inp.name_for_rules)
+    # As sops 3.11: a file that cannot be read or parsed is exit 1 ("cannot check file status"),
+    # one without metadata is {"encrypted":false}. An encrypted binary file is JSON, and sops
+    # reads it as such: a plain binary file fails to parse.
     try:
-        doc = get_store(fmt).parse(inp.data)
+        inp = read_input(file, None)
+        fmt = pick_format(input_type, inp.name_for_rules)
+        doc = get_store("json" if fmt == "binary" else fmt).parse(inp.data)
         meta = doc.metadata
         encrypted = bool(meta) and bool(meta.get("version")) and bool(meta.get("mac"))  # type: ignore[union-attr]
-    except PysopsError:
+    except MetadataNotFound:
         encrypted = False
+    except NeedAtLeastOneDocument:
+        if fmt != "yaml":  # sops reads an empty YAML file as one without metadata, not JSON
+            raise GenericError("cannot check file status: the file is empty") from None
+        encrypted = False
+    except InputTooComplex:
+        raise
+    except PysopsError as exc:
+        raise GenericError(f"cannot check file status: {exc.message}", hint=exc.hint) from None
     sys.stdout.write(json.dumps({"encrypted": encrypted}, separators=(",", ":")) + "\n")
 
 

@@ -29,7 +29,7 @@ def _write(file: str, data: bytes, opened: Any, in_place: bool) -> None:
     from pysops.cli.mutate import encrypted_with_metadata, store_options_for, write_back
 
     fmt = pick_format(None, file)
-    result = encrypted_with_metadata(data, fmt, opened.meta.to_dict(), store_options_for(file, fmt))
+    result = encrypted_with_metadata(data, fmt, opened, store_options_for(file, fmt))
     if in_place:
         write_back(file, data, result)
     else:

@@ -39,9 +39,7 @@ def _open(
     return data, open_encrypted(data, in_fmt, ignore_mac=ignore_mac, decryption_order=decryption_order), out_fmt
 
 
-def _seal_and_write(
-    file: str, data: bytes, opened: Any, change: Any, out_fmt: str, threshold: int
-) -> None:
+def _seal_and_write(file: str, data: bytes, opened: Any, change: Any, out_fmt: str, threshold: int) -> None:
     from pysops import api
     from pysops.cli.mutate import rewrappable, store_options_for, write_back
 
@@ -49,6 +47,39 @@ def _seal_and_write(
     if threshold and len(ready.meta.key_groups) > 1 and threshold != ready.meta.shamir_threshold:
         ready.rewrap(rewrappable(ready), threshold)
     write_back(file, data, ready.seal(output_format=out_fmt, store_options=store_options_for(file, out_fmt)))
+
+
+def _check_depth(path: list[str | int], text: str | bytes) -> None:
+    """Refuse (exit 2) a set whose result nests deeper than ``limits.MAX_DEPTH``: the value at a
+    path of n keys sits in a container of depth n, and a JSON value adds its own nesting. Checked
+    on the text, before anything is built from it."""
+    from pysops.limits import MAX_DEPTH, too_deep
+
+    if len(path) + json_depth(text) > MAX_DEPTH:
+        raise too_deep("the document after this set")
+
+
+def json_depth(text: str | bytes) -> int:
+    """The deepest ``[``/``{`` nesting of a JSON text (0 for a scalar), without parsing it."""
+    chars = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in chars:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 @app.command("set")
@@ -93,6 +124,7 @@ def set_command(
     else:
         assert value is not None
         text = value
+    _check_depth(path, text)
     node = tree.parse_json_value(text)
     data, opened, out_fmt = _open(file, input_type, output_type, ignore_mac, decryption_order)
     root = opened.doc.branches[0]

@@ -67,11 +67,12 @@ def update_file(
         rewrappable,
         write_back,
     )
-    from pysops.errors import ConfigError, NoFileSpecified
+    from pysops.errors import ConfigError
     from pysops.policyfile import enforce, load_policy
 
     if not os.path.exists(file):
-        raise NoFileSpecified(f"stat {os.path.abspath(file)}: no such file or directory")
+        # exit 1, as sops updatekeys reports it (decrypt/encrypt use 100 for a missing file)
+        raise GenericError(f"stat {os.path.abspath(file)}: no such file or directory")
     sys.stderr.write(f"pysops: syncing keys for file {file}\n")
     cfg = load_config(absolute(file), config_flag())
     try:
@@ -112,7 +113,7 @@ def update_file(
         sys.stderr.write(f"pysops: a recipient was removed, so the data key of {file} was rotated\n")
     else:
         opened.rewrap(new, threshold)
-        result = encrypted_with_metadata(data, fmt, opened.meta.to_dict(), options)
+        result = encrypted_with_metadata(data, fmt, opened, options)
     write_back(file, data, result)
     sys.stderr.write(f"pysops: file {file} synced with new keys\n")
 
@@ -137,6 +138,11 @@ def updatekeys(
     when a recipient is removed); refuses changes the config's policy forbids."""
     from pysops.cli.mutate import expand_paths, shared_keys
 
+    if not recursive:
+        for file in files:
+            if os.path.isdir(file):
+                # exit 1 as in sops (rotate, set... report a directory with exit 2, as sops does)
+                raise GenericError(f"{file}: can't operate on a directory", hint="use --recursive")
     shared = shared_keys()
     for file in expand_paths(files, recursive=recursive):
         update_file(file, input_type=input_type, yes=yes, shared=shared, accept_file_recipients=accept_file_recipients)

@@ -73,7 +73,16 @@ def pick_selection(selection: dict[str, str | None]) -> tuple[str, str] | None:
             "only one of the suffix/regex selection options can be used",
             hint=f"got {', '.join(k for k, _ in chosen)}",
         )
-    return chosen[0] if chosen else None
+    if not chosen:
+        return None
+    from pysops import re2compat
+
+    problem = re2compat.selection_problem(chosen[0], "--" + chosen[0][0].replace("_", "-"))
+    if problem is not None:
+        from pysops.errors import ConfigError
+
+        raise ConfigError(problem, hint=re2compat.HINT)
+    return chosen[0]
 
 
 def write_output(data: bytes, *, in_place: bool, output: str | None, inp: Input, private: bool) -> None:

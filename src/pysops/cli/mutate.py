@@ -110,14 +110,11 @@ def rewrappable(opened: Any) -> list[list[Any]]:
     return recipients
 
 
-def encrypted_with_metadata(data: bytes, fmt: str, metadata: dict[str, Any], options: dict[str, Any]) -> bytes:
-    """The encrypted file re-rendered with a new metadata block: values, ``lastmodified`` and
-    ``mac`` stay byte for byte (the data key did not change)."""
-    from pysops.formats import get_store
-
-    store = get_store(fmt)
-    doc = store.parse(data)
-    return store.render(doc, metadata, options)
+def encrypted_with_metadata(data: bytes, fmt: str, opened: Any, options: dict[str, Any]) -> bytes:
+    """The encrypted file re-rendered with ``opened``'s new metadata block: values,
+    ``lastmodified`` and ``mac`` stay byte for byte (the data key did not change)."""
+    result: bytes = opened.with_metadata(data, output_format=fmt, store_options=options)
+    return result
 
 
 def looks_encrypted(path: str) -> bool:

@@ -15,7 +15,7 @@ A store module exposes:
 * optionally ``encrypt_text(data, seal_value, seal_comment, metadata) -> bytes | None`` — encrypt
   a plaintext file of this format into this format without building the tree, for formats
   whose walk is simple enough to do on the text (dotenv): call ``seal_value(path, aad, value,
-  comments)`` / ``seal_comment(aad, text)`` in walk order, exactly as ``api.encrypt_tree``
+  comments)`` / ``seal_comment(aad, text, path, comments)`` in walk order, exactly as ``api.encrypt_tree``
   would, splice what they return, call ``metadata()`` at the end and write its block. Return
   None for input only ``parse`` can report on. ``api.encrypt_bytes`` uses it when present; a
   hypothesis test must show it gives the bytes of ``parse`` + ``api.encrypt_document`` + ``render``.

@@ -44,7 +44,7 @@ def _parse_encrypted(data: bytes) -> Document | None:
     for item in root.entries():
         if item.key == DATA_KEY:
             entry = item  # the last duplicate wins, as in Go's decoder
-    if wrapper.metadata is None or entry is None:
+    if not wrapper.metadata or entry is None:  # none, or a "sops" that is no object / is empty
         return None
     if not isinstance(entry.value, Scalar) or not isinstance(entry.value.value, str):
         return None

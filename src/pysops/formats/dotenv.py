@@ -155,7 +155,7 @@ def _parse(text: str) -> Document:
 def encrypt_text(
     data: bytes,
     seal_value: Callable[[tuple[str, ...], str, Any, tuple[str, ...]], Any],
-    seal_comment: Callable[[str, str], str],
+    seal_comment: Callable[[str, str, tuple[str, ...], tuple[str, ...]], str],
     metadata: Callable[[], dict[str, Any]],
 ) -> bytes | None:
     """Encrypt a plaintext dotenv file without building its tree, for ``api.encrypt_bytes``
@@ -177,7 +177,7 @@ def encrypt_text(
             continue
         if line[0] == "#":
             comment = line[1:]
-            sealed_comment = seal_comment(":", comment)
+            sealed_comment = seal_comment(":", comment, (), (*pending, comment))
             if sealed_comment is not comment:
                 lines[index] = _comment_text(sealed_comment)
             pending.append(comment)

@@ -20,12 +20,13 @@ value (``section:key:``), so this module reproduces go-ini's reading rules exact
   store. Comments after the last key of the file are dropped by go-ini; pysops keeps them at the
   end of the last section.
 
-Comments: ``Comment.text`` is the comment as written, marker included (``; note``, ``# note``,
-several lines joined with ``\\n``, a blank line inside the comment as a line holding one space),
-so that an encrypted comment decrypts back to the same lines, in pysops and in sops (go-ini writes
-a comment line that starts with ``;`` or ``#`` as it is). An encrypted comment holds just its
-``ENC[...]`` string; sops's own encrypted comments decrypt to the text without the marker, which
-is written back as ``; text``.
+Comments: ``Comment.text`` is sops's text for the comment, so that comment regexes select what
+they select in sops and both tools encrypt and decrypt the same text: go-ini's comment (its lines
+joined with ``\\n``, blank lines left out, trimmed) without the run of marker and spaces that
+starts its first line (``;;  note`` is ``note``; ``; a`` + ``# b`` is ``a\\n# b``). The record of
+a parsed comment keeps that marker run and the trailing whitespace, and a changed text (an
+``ENC[...]`` string, a decrypted text) is written behind the same marker, so an encrypted comment
+reads ``# ENC[...]`` where the comment was ``# note``, and decrypts back to ``# note``.
 
 Rendering a parsed file splices only the values and comments that changed; a changed value is
 written in its old quoting when it reads back the same there, else in the first quoting that
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 DEFAULT_SECTION = "DEFAULT"
 METADATA_SECTION = "sops"
 _DELIMITERS = "=:"
-_ENCRYPTED_PREFIX = "ENC[AES256_GCM,"
 _COMMENT_MARKERS = "#;"
 # Go's unicode.IsSpace (Python's str.isspace also accepts \x1c-\x1f, which Go does not).
 _SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
@@ -156,9 +156,7 @@ def _read_value(text: str, start: int) -> _Value:
                 marker = _first_of(text, _COMMENT_MARKERS, close, next_end)
                 if marker != -1:
                     comment = (marker, _rstrip(text, marker, next_end))
-                return _Value(
-                    text[body:close], "ml" + quote, (body, close), (p, close + len(quote)), comment, next_end
-                )
+                return _Value(text[body:close], "ml" + quote, (body, close), (p, close + len(quote)), comment, next_end)
             position = next_end
     content_end = _rstrip(text, p, line_end)
     if text[content_end - 1] == "\\":
@@ -239,7 +237,7 @@ class _CommentRecord(_Record):
     first comment line to the end of the last one) and/or the inline part (``inline``: marker to
     end; ``inline_cut``: where the whitespace before the marker starts)."""
 
-    __slots__ = ("comment", "original", "block", "inline", "inline_cut")
+    __slots__ = ("comment", "original", "block", "inline", "inline_cut", "prefix", "suffix")
 
     def __init__(
         self,
@@ -248,12 +246,18 @@ class _CommentRecord(_Record):
         block: tuple[int, int] | None = None,
         inline: tuple[int, int] | None = None,
         inline_cut: int = 0,
+        prefix: str = "; ",
+        suffix: str = "",
     ) -> None:
         self.comment = comment
         self.original = original
         self.block = block
         self.inline = inline
         self.inline_cut = inline_cut
+        #: what sops strips from the comment's first line (its marker and the spaces after it)
+        #: and the whitespace go-ini trims from its end: written back around a changed text
+        self.prefix = prefix
+        self.suffix = suffix
 
 
 class _KeyRecord(_Record):
@@ -351,11 +355,10 @@ def parse(data: bytes) -> Document:
 
 
 def _comment_line_text(text: str, start: int, end: int) -> str:
-    """A comment line's text: from its marker, without the line ending."""
+    """A comment line's text: from its marker, without its ``\\n`` (a ``\\r`` stays: go-ini keeps
+    it inside a comment of several lines)."""
     if text.endswith("\n", start, end):
         end -= 1
-        if text.endswith("\r", start, end):
-            end -= 1
     return text[start:end]
 
 
@@ -368,28 +371,36 @@ def _make_comment(
     """Build the comment of a key or header from the pending lines and its inline part.
 
     ``pending`` holds ``(line start, line end, text)``, text None for a blank line.
+
+    The comment's text is sops's: go-ini's comment (its lines joined, blank lines left out, a
+    CRLF file's ``\\r`` kept inside, trimmed) without the marker of its first line. What render
+    needs to write the same lines again around another text (the first line's marker and
+    spaces, the trailing whitespace) is kept in the record; blank lines inside a comment block
+    are kept in the text of the file as long as the comment does not change.
     """
     if not pending and inline is None:
         return None  # the common case: a key without comments
-    indices = [i for i, line in enumerate(pending) if line[2] is not None]
-    lines: list[str] = []
+    lines = [line_text for _, _, line_text in pending if line_text is not None]
     block = None
-    if indices:
-        first, last = indices[0], indices[-1]
-        block = (pending[first][0], pending[last][1])
-        for _, _, line_text in pending[first : last + 1]:
-            lines.append(" " if line_text is None else line_text)
+    if lines:
+        indices = [i for i, line in enumerate(pending) if line[2] is not None]
+        block = (pending[indices[0]][0], pending[indices[-1]][1])
+        if inline is None and lines[-1].endswith("\r"):
+            lines[-1] = lines[-1][:-1]
     if inline is not None:
         lines.append(text[inline[0] : inline[1]])
     if not lines:
         return None
     joined = "\n".join(lines)
-    if len(lines) == 1:
-        # An encrypted comment: the text is the ENC[...] string alone, as sops reads it.
-        bare = lines[0].lstrip("; ") if lines[0][0] == ";" else lines[0].lstrip("# ")
-        if bare.startswith(_ENCRYPTED_PREFIX):
-            joined = bare
-    return _CommentRecord(Comment(joined, span=block or inline), joined, block, inline, inline_cut)
+    trimmed = joined[: _rstrip(joined, 0, len(joined))]
+    body = strip_comment_marker(trimmed)
+    prefix, suffix = trimmed[: len(trimmed) - len(body)], joined[len(trimmed) :]
+    if body.startswith("\n"):
+        # The first line is only a marker: sops's text would start with an empty line, which
+        # go-ini cannot write back (sops's decrypt panics on it); a line holding one space
+        # stands for it. (In a CRLF file the line holds "\r", which go-ini writes.)
+        body = " " + body
+    return _CommentRecord(Comment(body, span=block or inline), body, block, inline, inline_cut, prefix, suffix)
 
 
 def _parse(text: str) -> Document:
@@ -498,8 +509,7 @@ def _parse(text: str) -> Document:
             continue
         if key in section.names:
             raise _ReadError(
-                f"key {key!r} appears twice in section {section.name!r}"
-                " (sops would silently keep only the last value)",
+                f"key {key!r} appears twice in section {section.name!r} (sops would silently keep only the last value)",
                 position,
             )
         cut = _rstrip(text, value.outer[1], value.comment[0]) if value.comment else 0
@@ -564,21 +574,66 @@ def _quote_value(value: str) -> tuple[str, bool]:
     )
 
 
+def _key_reads_back(candidate: str, key: str) -> bool:
+    if candidate[0] in _SPACE or candidate[0] in "#;[":
+        return False
+    line = candidate + " = x\n"
+    try:
+        name, span, value_start = _read_key(line, 0, len(line))
+    except _ReadError:
+        return False
+    return name == key and span == (0, len(candidate)) and value_start == len(candidate) + 2
+
+
 def _format_key(key: str) -> str:
     """The key as written before ``=``, quoted when go-ini would otherwise read another key."""
     if not key or key == "-" or "\n" in key:
         raise ErrorDumpingTree(f"cannot write the key {key!r} to INI")
     for candidate in (key, f'"{key}"', f"`{key}`", f'"""{key}"""'):
-        if candidate[0] in _SPACE or candidate[0] in "#;[":
-            continue
-        line = candidate + " = x\n"
-        try:
-            name, span, value_start = _read_key(line, 0, len(line))
-        except _ReadError:
-            continue
-        if name == key and span == (0, len(candidate)) and value_start == len(candidate) + 2:
+        if _key_reads_back(candidate, key):
             return candidate
     raise ErrorDumpingTree(f"cannot write the key {key!r} to INI: no quoting reads it back")
+
+
+def _go_ini_key(key: str) -> str:
+    """How go-ini's writer quotes a key (what sops writes)."""
+    if '"' in key or "=" in key or ":" in key:
+        return f"`{key}`"
+    if "`" in key:
+        return f'"""{key}"""'
+    return key
+
+
+def _go_ini_value(value: str) -> str:
+    """How go-ini's writer quotes a value (what sops writes)."""
+    if "\n" in value or "`" in value:
+        return f'"""{value}"""'
+    if "#" in value or ";" in value:
+        return f"`{value}`"
+    if _trim(value) != value:
+        return f'"{value}"'
+    return value
+
+
+def _fresh_key(key: str) -> str:
+    """A key of a section written from scratch: as sops writes it when go-ini reads that back."""
+    candidate = _go_ini_key(key)
+    if key and key != "-" and "\n" not in key and _key_reads_back(candidate, key):
+        return candidate
+    return _format_key(key)
+
+
+def _fresh_value(value: str) -> str:
+    """A value written from scratch: as sops writes it when go-ini reads that back (sops's own
+    choice loses e.g. the quotes of ``"x"`` or the backslash of ``a\\``), else ``_quote_value``'s."""
+    candidate = _go_ini_value(value)
+    try:
+        read = _read_value(candidate + "\n", 0)
+    except _ReadError:
+        read = None
+    if read is not None and read.value == value and read.end == len(candidate) + 1 and read.comment is None:
+        return candidate
+    return _quote_value(value)[0]
 
 
 def _check_section_name(name: str) -> None:
@@ -588,7 +643,20 @@ def _check_section_name(name: str) -> None:
         raise ErrorDumpingTree(f"cannot write a section named {METADATA_SECTION!r}: it holds the sops metadata")
 
 
+def strip_comment_marker(comment: str) -> str:
+    """The text sops gives a comment (its ``stripCommentChar``): the comment as go-ini read it,
+    without the leading run of its marker and spaces (``;; note`` -> ``note``; ``;# x`` -> ``# x``).
+    Only the first line loses its marker: ``; a`` + ``# b`` is ``a\\n# b``."""
+    if comment.startswith(";"):
+        return comment.lstrip("; ")
+    if comment.startswith("#"):
+        return comment.lstrip("# ")
+    return comment
+
+
 def _comment_line(line: str) -> str:
+    """A line after the first of a comment text: as written when it starts with a marker (as
+    every such line go-ini reads does), else behind ``; ``; a blank line stays blank."""
     if not line.strip():
         return ""
     if line[0] in _COMMENT_MARKERS:
@@ -596,8 +664,28 @@ def _comment_line(line: str) -> str:
     return "; " + line.lstrip()
 
 
-def _comment_lines(text: str) -> list[str]:
-    return [_comment_line(line) for line in text.split("\n")]
+def _comment_lines(text: str, prefix: str = "", suffix: str = "") -> list[str]:
+    """The lines of a comment ``text`` (sops's comment value: no marker on the first line).
+
+    With the ``prefix`` and ``suffix`` of a parsed comment, the first line gets its marker back
+    as it was written, so an unchanged text renders to the same bytes. A fresh comment (no
+    prefix) is written like go-ini writes sops's comments: ``; `` + text, or a line that starts
+    with a marker as it is."""
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    first = lines[0]
+    if prefix and (not first or first[0] not in _COMMENT_MARKERS or first[0] != prefix[0]):
+        # (a first line starting with the prefix's own marker cannot come from stripping it: a
+        # comment of an older pysops, which encrypted the marker too, is written as it is)
+        lines[0] = prefix if first == " " else prefix + first
+    elif first[:1] in ("#", ";"):
+        lines[0] = first
+    elif not first.strip():
+        lines[0] = ";" if len(lines) > 1 else ""
+    else:
+        lines[0] = "; " + first.strip()
+    lines[1:] = [_comment_line(line) for line in lines[1:]]
+    lines[-1] += suffix
+    return lines
 
 
 Splice = tuple[int, int, str]
@@ -638,7 +726,7 @@ def _comment_splices(
             moved = text[record.inline[0] : record.inline[1]]
             return [inline_cut, (line_start, line_start, moved + eol)]
         return []
-    lines = _comment_lines(comment.text)
+    lines = _comment_lines(comment.text, record.prefix, record.suffix)
     # The last line goes back inline when the comment had an inline part; the others go above.
     above, inline_line = (lines[:-1], lines[-1]) if record.inline and not relocate else (lines, "")
     if header and "]" in inline_line:
@@ -697,6 +785,8 @@ class _Output:
     def __init__(self, eol: str = "\n") -> None:
         self.parts: list[str] = []
         self.eol = eol
+        #: the last lines written are top-level comments, which stay with the section after them
+        self.in_comment = False
 
     def add(self, piece: str) -> None:
         if piece:
@@ -736,7 +826,7 @@ def _ids(root: Mapping) -> set[int]:
     return present
 
 
-def _key_line(section: str, entry: Entry) -> str:
+def _scalar_of(section: str, entry: Entry) -> Scalar:
     value = entry.value
     if isinstance(value, (Mapping, Sequence)):
         kind = "list" if isinstance(value, Sequence) else "nested mapping"
@@ -744,7 +834,11 @@ def _key_line(section: str, entry: Entry) -> str:
             f"cannot write a {kind} to INI (section {section!r}, key {entry.key!r})",
             hint="INI holds sections of keys with scalar values: exactly two levels",
         )
-    return _assignment(entry.key, _value_string(value.value))
+    return value
+
+
+def _key_line(section: str, entry: Entry) -> str:
+    return _assignment(entry.key, _value_string(_scalar_of(section, entry).value))
 
 
 def _assignment(key: str, value: str) -> str:
@@ -754,7 +848,26 @@ def _assignment(key: str, value: str) -> str:
     return f"{name} = {quoted}" if quoted else f"{name} ="
 
 
+def _go_ini_comment_lines(text: str, section: bool) -> list[str]:
+    """A comment as go-ini writes sops's comments: a line starting with a marker as marker, one
+    space and the rest trimmed; any other line behind ``; `` (trimmed too for a key's comment,
+    not for a section's)."""
+    lines = []
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if line[:1] in ("#", ";"):
+            lines.append(line[0] + " " + _trim(line[1:]))
+        else:
+            lines.append("; " + (line if section else _trim(line)))
+    return lines
+
+
 def _fresh_section(out: _Output, entry: Entry) -> None:
+    """A section that was not parsed from INI text (conversion, an added section), laid out as
+    sops writes it: its leading comments above the header, each key's comment (the comments that
+    follow the key in the tree, where sops's INI tree puts them) above the key, ``=`` aligned
+    over the section's keys, a blank line before every section but the first. Where sops keeps
+    only the last of several comments of a key, they are joined into one here."""
     mapping = entry.value
     if not isinstance(mapping, Mapping):
         raise ErrorDumpingTree(
@@ -762,17 +875,40 @@ def _fresh_section(out: _Output, entry: Entry) -> None:
             hint="INI holds sections of keys with scalar values: exactly two levels",
         )
     _check_section_name(entry.key)
-    if not (entry.key == DEFAULT_SECTION and out.is_empty()):
-        out.end_line()
-        if not out.is_empty() and not out.ends_with_blank_line():
-            out.add(out.eol)
-        out.add_line(f"[{entry.key}]")
+    leading: list[str] = []
+    keys: list[tuple[str, str, list[str]]] = []  # (key as written, value as written, comments)
+    names: set[str] = set()
     for item in mapping.items:
         if isinstance(item, Comment):
-            for line in _comment_lines(item.text):
-                out.add_line(line)
-        else:
-            out.add_line(_key_line(entry.key, item))
+            if item.text:  # an empty comment is not written (go-ini skips it)
+                (keys[-1][2] if keys else leading).append(item.text)
+            continue
+        value = _scalar_of(entry.key, item)
+        if item.key in names:
+            raise ErrorDumpingTree(
+                f"cannot write the key {item.key!r} twice in section {entry.key!r} to INI",
+                hint="go-ini (and so sops) would keep only one of the values",
+            )
+        names.add(item.key)
+        keys.append((_fresh_key(item.key), _fresh_value(_value_string(value.value)), []))
+    first = out.is_empty()
+    out.end_line()
+    if not first and not out.ends_with_blank_line() and not out.in_comment:
+        out.add(out.eol)
+    out.in_comment = False
+    for text in leading:
+        for comment_line in _go_ini_comment_lines(text, section=True):
+            out.add_line(comment_line)
+    if not (first and entry.key == DEFAULT_SECTION):
+        out.add_line(f"[{entry.key}]")
+    width = max((len(_go_ini_key(item.key).encode("utf-8", "surrogateescape"))
+                 for item in mapping.items if isinstance(item, Entry)), default=0)  # fmt: skip
+    for name, value_text, comments in keys:
+        for text in comments:
+            for comment_line in _go_ini_comment_lines(text, section=False):
+                out.add_line(comment_line)
+        padding = " " * max(0, width - len(name.encode("utf-8", "surrogateescape")))
+        out.add_line(f"{name}{padding} = {value_text}")
 
 
 def _render_key(text: str, record: _KeyRecord, present: set[int]) -> str:
@@ -865,12 +1001,19 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
     present = _ids(root)
     for item in root.items:
         if isinstance(item, Comment):
+            # sops drops a comment outside any section; pysops keeps it, after a blank line and
+            # right above the next section, to which go-ini gives it when it reads the file
+            if not out.in_comment and not out.is_empty() and not out.ends_with_blank_line():
+                out.end_line()
+                out.add(out.eol)
             for line in _comment_lines(item.text):
                 out.add_line(line)
+            out.in_comment = True
             continue
         record = state.sections.get(id(item)) if state is not None else None
         if record is not None and record.entry is item and record.mapping is item.value:
             _render_section(out, text, record, present)
+            out.in_comment = False
         else:
             _fresh_section(out, item)
     if metadata is not None:

@@ -2,8 +2,11 @@
 
 ``parse`` tokenizes the text with a small loop over structural characters, using regexes and the C
 string scanner of the standard library for the leaves, and records the span of every scalar and
-container. Key order and duplicate keys are kept. As with Go's ``encoding/json`` in sops 3.11,
-every number is a float64; a number outside the float64 range is a parse error.
+container. Key order and duplicate keys are kept. An integer of magnitude up to 2**53 is an
+``int`` (as in sops 3.13.2; sops 3.11 reads it as a float64 with the same text, so the MAC agrees),
+every other number a float64 (``values.parse_json_number``); a number outside the float64 range is a
+parse error. A document
+nested deeper than ``limits.MAX_DEPTH`` is refused while parsing (``InputTooComplex``, exit 2).
 
 ``render`` of a document parsed here keeps the text: only changed leaves are spliced in, a
 container whose members were added, removed or renamed is re-emitted in place, and the top-level
@@ -11,7 +14,7 @@ container whose members were added, removed or renamed is re-emitted in place, a
 did not change). A tree coming from another format is emitted afresh like sops does (``json.Indent``
 with one TAB per level by default, ``": "`` after keys, a trailing newline).
 
-Strings we write are escaped minimally (``"``, ``\\`` and control characters); unlike Go we do not
+Strings we write are escaped minimally (``"``, ``\\``, control characters, U+2028/2029); unlike Go we do not
 turn ``<``, ``>`` and ``&`` into ``\\u003c``... in values. Metadata strings are escaped like Go
 does, so the metadata block of a file that sops wrote keeps its look when we rewrite it.
 """
@@ -28,8 +31,9 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, 
 
 from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
-from pysops.errors import ErrorDumpingTree, NeedAtLeastOneDocument, ParseError
-from pysops.values import GoTime, Value, format_float_json
+from pysops.errors import ErrorDumpingTree, ParseError
+from pysops.limits import MAX_DEPTH, too_deep
+from pysops.values import GoTime, Value, format_float_json, parse_json_number
 
 if TYPE_CHECKING:
     from typing import Any
@@ -143,11 +147,11 @@ def _scan_string(text: str, quote: int) -> tuple[str, int]:
     return value, end
 
 
-def _number(text: str, raw: str, pos: int) -> float:
-    number = float(raw)
-    if math.isinf(number):
-        raise _error(text, pos, f"number {raw} is out of the float64 range")
-    return number
+def _number(text: str, raw: str, pos: int) -> int | float:
+    try:
+        return parse_json_number(raw)
+    except ValueError:
+        raise _error(text, pos, "a number is out of the float64 range") from None
 
 
 def _parse_text(text: str) -> tuple[Mapping, _JsonState]:
@@ -161,7 +165,8 @@ def _parse_text(text: str) -> tuple[Mapping, _JsonState]:
     colon_match: Callable[[str, int], re.Match[str]] = _COLON.match  # type: ignore[assignment]
     pos = ws(text, 0).end()
     if pos == n:
-        raise NeedAtLeastOneDocument("the JSON file is empty: it needs at least one document")
+        # sops: "Could not unmarshal input data: EOF", exit 2 (not 92 as for an empty YAML file)
+        raise ParseError("the JSON file is empty: it holds no object")
     if text[pos] != "{":
         raise _error(text, pos, "the top level of a JSON file must be an object")
     root = Mapping()
@@ -224,6 +229,8 @@ def _parse_text(text: str) -> tuple[Mapping, _JsonState]:
                 s = ws(text, pos).end()
                 c = text[s] if s < n else ""
                 if c == "{" or c == "[":
+                    if len(stack) >= MAX_DEPTH:
+                        raise too_deep("the JSON document")
                     new: Mapping | Sequence = Mapping() if c == "{" else Sequence()
                     items.append(Entry(key, new) if is_map else new)
                     if len(stack) == 1:
@@ -321,9 +328,11 @@ def parse(data: bytes) -> Document:
     sops_members = [member for member in state.members if member.key == METADATA_KEY]
     if sops_members:
         last = sops_members[-1]  # Go's decoder: the last duplicate wins
-        if text[last.value_start] != "{":
-            raise _error(text, last.value_start, 'the "sops" metadata must be an object')
-        metadata = _stdjson.loads(text[last.value_start : last.value_end])
+        # A top-level "sops" that is not an object is no metadata, but the file is still one that
+        # sops refuses to encrypt ("rename the 'sops' entry", exit 203): like the YAML store, we
+        # carry it as empty metadata, which encrypt refuses and decrypt reports.
+        is_object = text[last.value_start] == "{"
+        metadata = _stdjson.loads(text[last.value_start : last.value_end]) if is_object else {}
         state.metadata_canon = _canonical(metadata)
     return Document("json", [root], text=text, metadata=metadata, state=state)
 
@@ -334,7 +343,9 @@ def _canonical(data: Any) -> str:
 
 # -------------------------------------------------------------------------------------- emission
 
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+# U+2028/2029 too, as Go does: valid raw in JSON, but line breaks to JavaScript and to line-based
+# tools (Python's splitlines), so a decrypted value never splits a line there.
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\u2028-\u2029]')
 # (a range, not the two characters: this class compiles four times faster that way)
 _GO_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f<>&\u2028-\u2029]')
 _SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
@@ -346,7 +357,7 @@ def _escape_char(m: re.Match[str]) -> str:
 
 
 def quote(value: str) -> str:
-    """A JSON string with minimal escaping: ``"``, ``\\`` and control characters; the rest raw."""
+    """A JSON string with minimal escaping: ``"``, ``\\``, control characters and U+2028/2029."""
     if _NEEDS_ESCAPE.search(value) is None:
         return f'"{value}"'
     return '"' + _NEEDS_ESCAPE.sub(_escape_char, value) + '"'
@@ -403,6 +414,14 @@ def _emit_node(node: Node, prefix: str, layout: _Layout, out: list[str]) -> None
             out.append("[]")
             return
         _emit_members("[]", [(None, element) for element in elements], prefix, layout, out)
+
+
+def emit_value(node: Node, *, compact: bool = False) -> str:
+    """The JSON text of one node (``--extract``): TAB-indented like a document, or on one line
+    without spaces (``compact``, how sops's INI store prints a value); no trailing newline."""
+    out: list[str] = []
+    _emit_node(node, "", _Layout(None, "", ":", "") if compact else _Layout(), out)
+    return "".join(out)
 
 
 def _emit_plain(data: Any, prefix: str, layout: _Layout, out: list[str]) -> None:
@@ -654,4 +673,4 @@ def _member_separator(text: str, members: list[_Member], kept: list[int], layout
     return "," + layout.newline + layout.unit
 
 
-__all__ = ["emit_document", "go_quote", "parse", "quote", "render", "scalar_text"]
+__all__ = ["emit_document", "emit_value", "go_quote", "parse", "quote", "render", "scalar_text"]

@@ -11,7 +11,8 @@ Parsing
     true/True/TRUE/false/False/FALSE), timestamps (``values.GoTime``), ints (Go ``ParseInt`` base
     0: ``0x1F``, ``0o17``, ``017``, ``1_000``), floats, ``.inf``/``.nan``; everything else is a
     string. Quoted and block scalars are strings. Explicit tags ``!!str/int/float/bool/null/
-    timestamp/binary`` are honoured, other tags are dropped like sops does.
+    timestamp/binary`` are honoured; other tags are dropped and make the scalar a string, as
+    go-yaml decodes it (sops).
 
     libyaml reports no comments, so they are read from the gaps between events and placed in
     the container where go-yaml + sops would put them (it decides the AAD of an encrypted
@@ -46,14 +47,14 @@ Rendering
 from __future__ import annotations
 
 import gc
-import math
 import re
 
 from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
 from pysops.errors import ErrorEncryptingTree, NeedAtLeastOneDocument, ParseError
 from pysops.formats.yamlcore import NULLS, Uint64Overflow, event_source, resolve_plain, resolve_scalar, resolve_tagged
-from pysops.values import GoTime, Value
+from pysops.limits import MAX_DEPTH, alias_budget, excessive_aliasing, too_deep
+from pysops.values import GoTime, Value, format_float_yaml
 
 if TYPE_CHECKING:
     from typing import Any
@@ -64,10 +65,12 @@ if TYPE_CHECKING:
 
 
 class _AliasCopy(NamedTuple):
-    """A collection alias: ``*name`` at ``span`` was expanded into ``node``."""
+    """An alias: ``*name`` at ``span`` was expanded into ``node``, a copy of ``target`` (the
+    anchored node in the tree). A scalar copy's span is the alias text itself."""
 
     span: tuple[int, int]
-    node: Mapping | Sequence
+    node: Node
+    target: Node
 
 
 class YamlState:
@@ -76,17 +79,23 @@ class YamlState:
     A plain class, not a dataclass: importing dataclasses costs a small decrypt several ms.
     """
 
-    __slots__ = ("doc_ends", "sops_spans", "aliases", "step", "bom")
+    __slots__ = ("doc_ends", "sops_spans", "aliases", "scalar_aliases", "step", "bom", "only_sops")
 
     def __init__(self) -> None:
         #: per document, where a metadata block is appended (end of the document's content)
         self.doc_ends: list[int] = []
         #: text ranges of top-level ``sops:`` entries (whole lines), removed on render
         self.sops_spans: list[tuple[int, int]] = []
+        #: collection aliases (``*name`` replaced by a flow copy when it no longer equals its anchor)
         self.aliases: list[_AliasCopy] = []
+        #: scalar aliases, likewise (kept apart: ``yamlpatch`` can patch files that have only these)
+        self.scalar_aliases: list[_AliasCopy] = []
         #: indentation step detected in the text (None when the file has no nested block mapping)
         self.step: int | None = None
         self.bom = False
+        #: indices of block-style documents whose only key was ``sops``: without the metadata
+        #: block they are written ``{}`` (like sops), so that the output is still a document
+        self.only_sops: set[int] = set()
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
@@ -128,9 +137,27 @@ class _PendingComments:
 _BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
 
 
+#: stands in for a ":" that libyaml refuses inside a flow plain scalar (see ``parse``)
+_COLON_STANDIN = "\ue000"
+#: how many such ":" a text may have (each one costs a parse)
+_MAX_FLOW_COLONS = 64
+
+
+class _FlowColon(Exception):
+    """libyaml refused a ":" inside a plain scalar of a flow collection at ``index``."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(index)
+        self.index = index
+        self.message = message
+
+
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, scan_text: str | None = None) -> None:
         self.text = text
+        #: the text given to the event source: ``text`` with stand-ins for some ":" (``parse``)
+        self.scan_text = text if scan_text is None else scan_text
+        self.colons = scan_text is not None
         self.state = YamlState()
         self.anchors: dict[str, Node] = {}
         self.branches: list[Mapping] = []
@@ -140,6 +167,9 @@ class _Parser:
         self.last_item: tuple[_Frame, int] | None = None  # (frame, end) of the last value added
         self.last_flow_closed: tuple[Mapping | Sequence, int] | None = None
         self.root: Mapping | None = None
+        #: nodes created by expanding aliases so far, and how many the input's size allows
+        self.alias_nodes = 0
+        self.alias_budget = alias_budget(len(text))
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -169,8 +199,11 @@ class _Parser:
             else:
                 if self.pending is None:
                     frame = self.stack[-1] if self.stack else None
-                    after_key = frame is not None and frame.is_map and frame.key is not None and (
-                        frame.key_event_end == self.prev_end
+                    after_key = (
+                        frame is not None
+                        and frame.is_map
+                        and frame.key is not None
+                        and (frame.key_event_end == self.prev_end)
                     )
                     self.pending = _PendingComments([], list(self.stack), self.prev_end, after_key)
                 self.pending.comments.append((comment, pos - line_start, pos))
@@ -270,12 +303,18 @@ class _Parser:
             cursor = text.find("\n", pos)
             cursor = len(text) if cursor == -1 else cursor + 1
         if current:
-            at_end = next_index >= len(text) or text[next_index:].strip() == "" or head_target is self.root and (
-                next_col == 0 and text.startswith(("---", "..."), next_index)
+            at_end = (
+                next_index >= len(text)
+                or text[next_index:].strip() == ""
+                or head_target is self.root
+                and (next_col == 0 and text.startswith(("---", "..."), next_index))
             )
             blanks = self._blank_lines(cursor, text.rfind("\n", 0, next_index) + 1 if next_index > cursor else cursor)
-            if (blanks or at_end) and not recent_empty and first_empty and (
-                (first_line_adjacent and current[0][2] == pending.comments[0][2]) or current[0][1] < next_indent
+            if (
+                (blanks or at_end)
+                and not recent_empty
+                and first_empty
+                and ((first_line_adjacent and current[0][2] == pending.comments[0][2]) or current[0][1] < next_indent)
             ):
                 groups.append(("blank", current, current[0][1] < next_indent, current_after_blank))
                 current = []
@@ -283,7 +322,8 @@ class _Parser:
                 groups.append(("foot", current, current[0][1] < next_indent, current_after_blank or bool(blanks)))
                 current = []
         at_document_end = document_end or (
-            head_target is self.root and next_col == 0
+            head_target is self.root
+            and next_col == 0
             and (next_index >= len(text) or text.startswith(("---", "..."), next_index))
         )
         previous_dedented = True
@@ -298,10 +338,15 @@ class _Parser:
             elif index == 0:
                 to_next = ended_by == "blank" and dedented and (col < next_col or (col == next_col and last))
                 target = head_target if to_next else inner.node
-                if dedented and not inner.is_map and head_target is not inner.node and not to_next:
+                if (
+                    dedented and not inner.is_map and head_target is not inner.node and not to_next
+                    and col >= pending.snapshot[0].col
+                ):  # fmt: skip
                     # a dedented foot after a list that ends here belongs to the enclosing mapping
-                    # at its indentation (sops writes mapping foot comments that way)
-                    target = self._deepest(pending.snapshot, col)
+                    # at its indentation (sops writes mapping foot comments that way); at any
+                    # other column (and left of an indented root's column) go-yaml keeps it in
+                    # the list
+                    target = self._at_column(pending.snapshot, col) or inner.node
             elif (after_blank and not previous_dedented) or col <= next_col:
                 target = head_target
             else:
@@ -325,6 +370,15 @@ class _Parser:
         return sum(1 for line in self.text[start:end].split("\n")[:-1] if not line.strip())
 
     @staticmethod
+    def _at_column(snapshot: list[_Frame], col: int) -> Mapping | None:
+        """The innermost open block mapping whose keys are at column ``col``, if any."""
+        for frame in reversed(snapshot):
+            if frame.is_map and not frame.flow and frame.col == col:
+                assert isinstance(frame.node, Mapping)
+                return frame.node
+        return None
+
+    @staticmethod
     def _deepest(snapshot: list[_Frame], col: int) -> Mapping | Sequence:
         for frame in reversed(snapshot):
             if frame.is_map and not frame.flow and frame.col <= col:
@@ -344,7 +398,7 @@ class _Parser:
 
     def run(self) -> Document:
         text = self.text
-        lib, get_event, YAMLError = event_source(text)
+        lib, get_event, YAMLError = event_source(self.scan_text)
         ScalarEvent = lib.ScalarEvent
         MappingStartEvent = lib.MappingStartEvent
         SequenceStartEvent = lib.SequenceStartEvent
@@ -371,7 +425,15 @@ class _Parser:
                 elif cls is MappingEndEvent or cls is SequenceEndEvent:
                     frame = stack.pop()
                     end = event.end_mark.index
-                    frame.node.span = (frame.start, end if frame.flow else start)
+                    if not frame.flow:
+                        # a block collection ends where the next token's line begins (libyaml's
+                        # mark is that token's, after its indentation)
+                        line_start = text.rfind("\n", 0, start) + 1
+                        if line_start > frame.start and not text[line_start:start].strip(" \t"):
+                            end = line_start
+                        else:
+                            end = start
+                    frame.node.span = (frame.start, end)
                     if frame.flow:
                         self.last_flow_closed = (frame.node, end)
                         self.prev_end = end
@@ -387,6 +449,11 @@ class _Parser:
                 elif cls is AliasEvent:
                     self.on_alias(event, start)
                 elif cls is DocumentStartEvent:
+                    version = getattr(event, "version", None)
+                    if version is not None and tuple(version) != (1, 1):
+                        # go-yaml v3 (sops) reads only YAML 1.1 documents when a %YAML directive
+                        # names a version (its typing is YAML 1.2's all the same)
+                        raise ParseError("Error unmarshaling input YAML: found incompatible YAML document")
                     self.root = None
                     self.prev_end = event.end_mark.index
                     self.last_flow_closed = None
@@ -407,9 +474,17 @@ class _Parser:
                     continue
                 self.last_flow_closed = None
         except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            if getattr(exc, "problem", None) == "found unexpected ':'" and mark is not None and mark.index < len(text):
+                raise _FlowColon(mark.index, f"Error unmarshaling input YAML: {exc}") from None
             raise ParseError(f"Error unmarshaling input YAML: {exc}") from None
         if not self.branches:
-            raise NeedAtLeastOneDocument("Error unmarshaling input YAML: the input contains no YAML document")
+            # sops: an empty file is exit 92 ("cannot be completely empty"), one of blank lines
+            # or comments only fails to decode ("EOF"), exit 2
+            raise NeedAtLeastOneDocument(
+                "Error unmarshaling input YAML: the input contains no YAML document",
+                exit_code=2 if text else None,
+            )
         return self.finish()
 
     def next_col(self, start: int) -> int:
@@ -420,6 +495,8 @@ class _Parser:
 
     def on_scalar(self, event: Any, start: int) -> None:
         text = self.text
+        if self.colons and _COLON_STANDIN in event.value:
+            event.value = event.value.replace(_COLON_STANDIN, ":")
         end = event.end_mark.index
         style = event.style or ""
         frame = self.stack[-1] if self.stack else None
@@ -432,6 +509,16 @@ class _Parser:
             self.branches.append(self.root)
             self.resolve_pending(None, 0, start)
             self.prev_end = end
+            if end > start:
+                # "~", "null", "&a null": an empty mapping in sops's tree; the text goes, so that
+                # the metadata block can follow (on its own line when the null had one)
+                line_start = text.rfind("\n", 0, start) + 1
+                line_end = text.find("\n", end)
+                if not text[line_start:start].strip() and (line_end == -1 or not text[end:line_end].strip()):
+                    self.state.sops_spans.append((line_start, len(text) if line_end == -1 else line_end + 1))
+                else:
+                    self.state.sops_spans.append((start, end))
+                self.state.only_sops.add(len(self.branches) - 1)
             return
         anchor = event.anchor
         span_start = start
@@ -446,8 +533,10 @@ class _Parser:
             # a key
             if style == "":
                 try:
-                    key_value = resolve_plain(event.value) if event.tag is None else resolve_tagged(
-                        event.value, event.tag, True
+                    key_value = (
+                        resolve_plain(event.value)
+                        if event.tag is None
+                        else resolve_tagged(event.value, event.tag, True)
                     )
                 except Uint64Overflow:
                     key_value = 0
@@ -499,6 +588,25 @@ class _Parser:
         self.prev_end = end
         self.last_item = (frame, span_end)
 
+    def _after_properties(self, pos: int) -> int:
+        """The first token after the anchor/tag properties at ``pos`` (blanks, line breaks and
+        comments skipped)."""
+        text = self.text
+        size = len(text)
+        while pos < size:
+            char = text[pos]
+            if char in "&!":
+                while pos < size and text[pos] not in " \t\r\n":
+                    pos += 1
+            elif char in " \t\r\n":
+                pos += 1
+            elif char == "#":
+                newline = text.find("\n", pos)
+                pos = size if newline == -1 else newline + 1
+            else:
+                break
+        return pos
+
     def _skip_anchor(self, start: int, end: int) -> int:
         text = self.text
         pos = start
@@ -540,9 +648,12 @@ class _Parser:
         return Comment(text[pos + 1 : stop], span=(pos, stop))
 
     def _set_key(self, frame: _Frame, key: str, index: int) -> None:
-        if key in frame.keys:
-            raise self.error(f'mapping key "{key}" already defined', index)
-        frame.keys.add(key)
+        if len(self.branches) <= 1:
+            # sops decodes the first document into Go values too (go-yaml refuses a duplicate
+            # key there) but keeps later documents as nodes, duplicates and all: so do we
+            if key in frame.keys:
+                raise self.error(f'mapping key "{key}" already defined', index)
+            frame.keys.add(key)
         frame.key = key
 
     def _add_value(self, frame: _Frame, value: Node) -> None:
@@ -563,7 +674,13 @@ class _Parser:
         style = "f" if flow else ""
         node.style = style
         col = self.column(span_start)
+        if not flow and (anchor is not None or event.tag is not None):
+            # "key: &a" + a block collection on the next lines: the event starts at the
+            # properties; the collection's column is its first token's
+            col = self.column(self._after_properties(start))
         parent = self.stack[-1] if self.stack else None
+        if len(self.stack) >= MAX_DEPTH:
+            raise too_deep()
         if parent is None:
             if not is_map:
                 raise ParseError("Error unmarshaling input YAML: YAML documents that are sequences are not supported")
@@ -616,11 +733,16 @@ class _Parser:
             return
         copy: Node
         if isinstance(target, Scalar):
+            self.alias_nodes += 1
+            if self.alias_nodes > self.alias_budget:
+                raise excessive_aliasing()
             copy = Scalar(target.value, span=(start, end), style="f" if frame.flow else "")
+            self.state.scalar_aliases.append(_AliasCopy((start, end), copy, target))
         else:
-            collection = _deep_copy(target)
-            assert not isinstance(collection, Scalar)
-            self.state.aliases.append(_AliasCopy((start, end), collection))
+            self.alias_nodes, collection = _bounded_copy(
+                target, self.alias_nodes, self.alias_budget, MAX_DEPTH - len(self.stack)
+            )
+            self.state.aliases.append(_AliasCopy((start, end), collection, target))
             copy = collection
         self._add_value(frame, copy)
         self.prev_end = end
@@ -638,9 +760,13 @@ class _Parser:
                         metadata = _to_plain_mapping(item.value)
                     elif metadata is None and index == 0:
                         metadata = {}
-                    sops_ranges.append(self._entry_range(item))
+                    if not branch.style.startswith("f"):
+                        # (a flow-style root is written afresh without it, see _block_root)
+                        sops_ranges.append(self._entry_range(item, branch))
                     continue
                 kept.append(item)
+            if sops_ranges and not any(isinstance(item, Entry) for item in kept):
+                self.state.only_sops.add(index)
             if sops_ranges:
                 kept = [
                     item for item in kept
@@ -650,8 +776,9 @@ class _Parser:
             branch.items = kept
         return Document("yaml", self.branches, text=text, metadata=metadata, state=self.state)
 
-    def _entry_range(self, entry: Entry) -> tuple[int, int]:
-        """Whole lines of a top-level ``sops:`` entry: from its key's line to its last value line."""
+    def _entry_range(self, entry: Entry, root: Mapping) -> tuple[int, int]:
+        """Whole lines of a top-level ``sops:`` entry: from its key's line to its last value line
+        (and the blank line that ``render`` puts before it, see ``_blank_before_metadata``)."""
         text = self.text
         value = entry.value
         end = _last_end(value)
@@ -659,6 +786,10 @@ class _Parser:
         line_start = text.rfind("\n", 0, key_start) + 1
         line_end = text.find("\n", end)
         line_end = len(text) if line_end == -1 else line_end + 1
+        if _after_blank_line(text, line_start):
+            blank_start = text.rfind("\n", 0, line_start - 1) + 1
+            if _blank_before_metadata(text, blank_start, [], root, key_start > line_start):
+                line_start = blank_start
         return line_start, line_end
 
     def _key_start_before(self, value: Node) -> int:
@@ -666,6 +797,14 @@ class _Parser:
         first = value.span[0] if value.span is not None else 0
         pos = text.rfind("sops", 0, first)
         return pos if pos != -1 else first
+
+
+def _after_blank_line(text: str, line_start: int) -> bool:
+    """Whether the line before ``line_start`` is blank."""
+    if line_start < 1 or text[line_start - 1] != "\n":
+        return False
+    blank_start = text.rfind("\n", 0, line_start - 1) + 1
+    return not text[blank_start : line_start - 1].strip()
 
 
 def _inside(pos: int, ranges: list[tuple[int, int]]) -> bool:
@@ -690,12 +829,43 @@ def _last_end(node: Node) -> int:
     return best
 
 
-def _deep_copy(node: Node) -> Node:
-    if isinstance(node, Scalar):
-        return Scalar(node.value, style=node.style.lstrip("f"))
-    if isinstance(node, Mapping):
-        return Mapping([Entry(e.key, _deep_copy(e.value)) for e in node.entries()], style=node.style)
-    return Sequence([_deep_copy(i) for i in node.items if not isinstance(i, Comment)], style=node.style)
+def _bounded_copy(node: Mapping | Sequence, count: int, budget: int, max_height: int) -> tuple[int, Mapping | Sequence]:
+    """A comment-free deep copy of an aliased collection, for the alias's expansion.
+
+    ``count`` nodes were already expanded from aliases; the copy adds its own nodes and raises
+    ``excessive_aliasing`` past ``budget`` (an alias bomb stops after ``budget`` nodes, not 9**9),
+    and ``too_deep`` when it would nest deeper than ``max_height`` levels (the collection itself
+    is one). An explicit stack, not recursion, like every walk of the store.
+    """
+    root: Mapping | Sequence = Mapping(style=node.style) if isinstance(node, Mapping) else Sequence(style=node.style)
+    stack: list[tuple[Mapping | Sequence, Mapping | Sequence, int]] = [(node, root, 1)]
+    while stack:
+        source, copy, height = stack.pop()
+        count += 1
+        if count > budget:
+            raise excessive_aliasing()
+        if height > max_height:
+            raise too_deep()
+        for item in source.items:
+            if isinstance(item, Comment):
+                continue
+            value = item.value if isinstance(item, Entry) else item
+            new: Node
+            if isinstance(value, Scalar):
+                count += 1
+                new = Scalar(value.value, style=value.style.lstrip("f"))
+            else:
+                new = Mapping(style=value.style) if isinstance(value, Mapping) else Sequence(style=value.style)
+                stack.append((value, new, height + 1))
+            if isinstance(item, Entry):
+                assert isinstance(copy, Mapping)
+                copy.items.append(Entry(item.key, new))
+            else:
+                assert isinstance(copy, Sequence)
+                copy.items.append(new)
+    if count > budget:
+        raise excessive_aliasing()
+    return count, root
 
 
 def _to_plain(node: Node) -> Any:
@@ -713,6 +883,25 @@ def _to_plain_mapping(node: Mapping) -> dict[str, Any]:
     return {entry.key: _to_plain(entry.value) for entry in node.entries()}
 
 
+def _parse_text(text: str) -> Document:
+    """Run the parser; where libyaml refuses a ":" in a flow plain scalar (``[a:b]``,
+    ``{t: 2001-12-14T21:59:43Z}``), which go-yaml (sops) reads as part of the scalar, parse again
+    with a one-character stand-in there, put back into the scalar's value (offsets unchanged)."""
+    scan_text: str | None = None
+    first_error = ""
+    for _ in range(_MAX_FLOW_COLONS + 1):
+        try:
+            return _Parser(text, scan_text).run()
+        except _FlowColon as colon:
+            first_error = first_error or colon.message
+            current = text if scan_text is None else scan_text
+            if _COLON_STANDIN in text or current[colon.index] != ":":
+                break
+            scan_text = current[: colon.index] + _COLON_STANDIN + current[colon.index + 1 :]
+    # a stand-in cannot be used (the text has one) or there are too many: libyaml's error
+    raise ParseError(first_error)
+
+
 def parse(data: bytes) -> Document:
     """Parse YAML bytes (plaintext or sops-encrypted) into a Document; see the module docstring."""
     try:
@@ -727,7 +916,7 @@ def parse(data: bytes) -> Document:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        doc = _Parser(text).run()
+        doc = _parse_text(text)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -788,7 +977,7 @@ def plain_ok(text: str, flow: bool) -> bool:
         return False
     if flow and (_FLOW_INDICATORS.search(text) or ":" in text):
         return False
-    if not _is_printable(text) or "\ufeff" in text:
+    if not _is_printable(text) or "\ufeff" in text or _has_unicode_break(text):
         return False
     try:
         return isinstance(resolve_plain(text), str)
@@ -835,8 +1024,17 @@ def double_quoted(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def _has_unicode_break(text: str) -> bool:
+    """NEL, LS and PS are line breaks to YAML 1.1 readers (libyaml, go-yaml): only a double-quoted
+    scalar (``\\N``, ``\\L``, ``\\P``) keeps them (fuzz finding json:e.output-type-yaml.unreadable)."""
+    return not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)
+
+
 def single_ok(text: str) -> bool:
-    return "\n" not in text and "\r" not in text and _is_printable(text) and "\ufeff" not in text
+    return (
+        "\n" not in text and "\r" not in text and _is_printable(text) and "\ufeff" not in text
+        and not _has_unicode_break(text)
+    )  # fmt: skip
 
 
 def single_quoted(text: str) -> str:
@@ -845,7 +1043,7 @@ def single_quoted(text: str) -> str:
 
 def literal_ok(text: str) -> bool:
     """Whether a multi-line string can be a literal block scalar that reads back identically."""
-    if "\r" in text or not _is_printable(text) or "\ufeff" in text:
+    if "\r" in text or not _is_printable(text) or "\ufeff" in text or _has_unicode_break(text):
         return False
     body = text.rstrip("\n")
     if not body.strip(" \n"):
@@ -872,12 +1070,8 @@ def literal_block(text: str, indent: int, parent: int) -> str:
 
 
 def format_float(value: float) -> str:
-    """A float in a form go-yaml reads back as the same float64 (``1e3`` -> ``1000.0``)."""
-    if math.isnan(value):
-        return ".nan"
-    if math.isinf(value):
-        return ".inf" if value > 0 else "-.inf"
-    return repr(value)
+    """A float as sops/go-yaml writes it (``2.0`` -> ``2``, ``1e6`` -> ``1e+06``, ``.inf``)."""
+    return format_float_yaml(value)
 
 
 def format_nonstr(value: Value | None) -> str:
@@ -894,8 +1088,9 @@ def format_nonstr(value: Value | None) -> str:
     raise TypeError(type(value).__name__)
 
 
-def format_str(text: str, *, flow: bool, old_style: str, block_indent: int | None, fresh: bool = False,
-               block_parent: int = 0) -> str:
+def format_str(
+    text: str, *, flow: bool, old_style: str, block_indent: int | None, fresh: bool = False, block_parent: int = 0
+) -> str:
     """Text for a string leaf, following the quoting of the text it replaces.
 
     ``block_indent``: the column a literal block's content would use, or None when a block
@@ -932,9 +1127,15 @@ def format_value(value: Value | None, *, flow: bool, old_style: str, block_inden
     if isinstance(value, bytes):
         value = value.decode("utf-8", "surrogateescape")
     if isinstance(value, str):
-        return format_str(value, flow=flow, old_style=old_style, block_indent=block_indent, fresh=fresh,
-                          block_parent=block_parent)
-    return format_nonstr(value)
+        return format_str(
+            value, flow=flow, old_style=old_style, block_indent=block_indent, fresh=fresh, block_parent=block_parent
+        )
+    text = format_nonstr(value)
+    if flow and ":" in text:
+        # libyaml reads no ":" in a plain scalar inside [...]/{...} (go-yaml does): a time there
+        # is written quoted, with its tag so that it is still a time
+        return '!!timestamp "' + text + '"'
+    return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -983,13 +1184,22 @@ class _Splicer:
         value = scalar.value
         if not style and isinstance(value, str) and _plain_safe(value):
             self.edits.append((start, end, value))  # the common case: e.g. an ENC[...] value
+            if start == end and start and self.text[start - 1] not in " \t\r\n":
+                # an empty (null) value right after its indicator ("key:", "-"): a value needs
+                # a space before it
+                self.edits[-1] = (start, end, " " + value)
             return
+        if start == end and start and self.text[start - 1] not in " \t\r\n":
+            self.edits.append((start, start, " "))
         flow = style.startswith("f")
         old = style[1:] if flow else style
         text = self.text
         block = old in ("|", ">")
         new = format_value(
-            value, flow=flow, old_style=old, block_indent=None if flow else parent_col + self.step,
+            value,
+            flow=flow,
+            old_style=old,
+            block_indent=None if flow else parent_col + self.step,
             block_parent=parent_col,
         )
         if block:
@@ -1001,8 +1211,22 @@ class _Splicer:
             if text[header_end:line_end].strip():
                 # a comment on the header line stays in place between the two halves
                 first, sep, rest = new.partition("\n")
+                if text[line_end - 1] == "\r":
+                    line_end -= 1
                 self.edits.append((start, header_end, first))
                 self.edits.append((line_end, end, sep + rest if sep else ""))
+                return
+        elif new.startswith("|") and "\n" in new:
+            line_end = text.find("\n", end)
+            if line_end == -1:
+                line_end = len(text)
+            stop = line_end - 1 if line_end > end and text[line_end - 1] == "\r" else line_end
+            if text[end:stop].strip():
+                # a comment after the value stays on the line of the block's header, before its
+                # content (else it would be read as part of the block's last line)
+                first, _, rest = new.partition("\n")
+                self.edits.append((start, end, first))
+                self.edits.append((stop, stop, "\n" + rest))
                 return
         self.edits.append((start, end, new))
 
@@ -1010,11 +1234,16 @@ class _Splicer:
         edits = self.edits + extra
         edits.sort(key=lambda edit: (edit[0], edit[1]))
         text = self.text
+        first_break = text.find("\n")
+        # a CRLF file keeps its line breaks in what is spliced in (block scalars, metadata)
+        crlf = first_break > 0 and text[first_break - 1] == "\r"
         out: list[str] = []
         pos = 0
         for start, end, replacement in edits:
             if start < pos:
                 continue  # overlapping edit (cannot happen for well-formed trees)
+            if crlf and "\n" in replacement:
+                replacement = replacement.replace("\r\n", "\n").replace("\n", "\r\n")
             out.append(text[pos:start])
             out.append(replacement)
             pos = end
@@ -1028,6 +1257,36 @@ def _has_changes(node: Node) -> bool:
     if isinstance(node, Mapping):
         return any(_has_changes(entry.value) for entry in node.entries())
     return any(_has_changes(item) for item in node.items if not isinstance(item, Comment))
+
+
+def _same_data(a: Node, b: Node) -> bool:
+    """Whether two nodes hold the same typed values (comments and styles aside)."""
+    stack: list[tuple[Node, Node]] = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if isinstance(x, Scalar) or isinstance(y, Scalar):
+            if not (isinstance(x, Scalar) and isinstance(y, Scalar)):
+                return False
+            if type(x.value) is not type(y.value) or x.value != y.value:
+                return False
+            continue
+        if isinstance(x, Mapping) != isinstance(y, Mapping):
+            return False
+        xs = [item for item in x.items if not isinstance(item, Comment)]
+        ys = [item for item in y.items if not isinstance(item, Comment)]
+        if len(xs) != len(ys):
+            return False
+        for p, q in zip(xs, ys, strict=True):
+            if isinstance(p, Entry) and isinstance(q, Entry):
+                if p.key != q.key:
+                    return False
+                stack.append((p.value, q.value))
+            elif isinstance(p, Entry) or isinstance(q, Entry):
+                return False
+            else:
+                assert not isinstance(p, Comment) and not isinstance(q, Comment)
+                stack.append((p, q))
+    return True
 
 
 def emit_flow(node: Node) -> str:
@@ -1055,24 +1314,175 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
     splicer = _Splicer(text, step)
     for branch in doc.branches:
         splicer.walk(branch, 0)
+    # "*name" stands for the anchored node as it is written now: an alias whose copy differs
+    # from it (a copy encrypted with its own AAD and IV, or one the selection rules leave in
+    # clear while its anchor is encrypted) is written out in full.
     for alias in state.aliases:
-        if _has_changes(alias.node):
+        if _has_changes(alias.node) or not _same_data(alias.node, alias.target):
             splicer.edits.append((alias.span[0], alias.span[1], emit_flow(alias.node)))
+    for alias in state.scalar_aliases:
+        copy = alias.node
+        if not (isinstance(copy, Scalar) and not copy.changed and not _same_data(copy, alias.target)):
+            continue  # a changed copy is spliced like any value (walk above)
+        splicer.edits.append((alias.span[0], alias.span[1], emit_flow(copy)))
     extra: list[tuple[int, int, str]] = [(start, end, "") for start, end in state.sops_spans]
+    # A flow-style root ({a: 1}, JSON text) cannot take a block "sops:" key: it is written in
+    # block style, as sops writes every document (its comments included).
+    flow_ends: dict[int, int] = {}
+    for index, branch in enumerate(doc.branches):
+        if branch.style.startswith("f") and branch.span is not None:
+            start, end, replacement = _block_root(text, branch, state.step or 4, metadata is not None)
+            extra.append((start, end, replacement))
+            flow_ends[index] = end
     if metadata is not None:
         block = emit_block({"sops": metadata}, state.step or 4)
         for index, doc_end in enumerate(state.doc_ends):
+            doc_end = max(doc_end, flow_ends.get(index, doc_end))
             prefix = ""
             before = _text_before(text, doc_end, state.sops_spans)
             if before and not before.endswith("\n"):
                 prefix = "\n"
-            if index < len(doc.branches) and doc.branches[index].style.startswith("f"):
-                continue  # a flow-style root cannot take a block key; sops reads the first document
-            extra.append((doc_end, doc_end, prefix + block))
+            indent = _root_indent(text, doc.branches[index]) if index < len(doc.branches) else 0
+            if index < len(doc.branches) and _blank_before_metadata(
+                text, doc_end, state.sops_spans, doc.branches[index], indent > 0
+            ):
+                prefix += "\n"
+            if indent:
+                # an indented root mapping ("  a: 1") takes its metadata at its own column
+                pad = " " * indent
+                extra.append((doc_end, doc_end, prefix + "".join(pad + line for line in block.splitlines(True))))
+            else:
+                extra.append((doc_end, doc_end, prefix + block))
+    else:
+        for index in sorted(state.only_sops):
+            doc_end = state.doc_ends[index]
+            doc_start = state.doc_ends[index - 1] if index else 0
+            if _DOCUMENT_START.search(text, doc_start, doc_end):
+                continue  # "---" alone is an (empty) document already
+            before = _text_before(text, doc_end, state.sops_spans)
+            extra.append((doc_end, doc_end, ("\n" if before and not before.endswith("\n") else "") + "{}\n"))
     out = splicer.apply(extra)
     if state.bom:
         out = "\ufeff" + out
     return out.encode("utf-8")
+
+
+_DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
+
+
+def _root_indent(text: str, branch: Mapping) -> int:
+    """The column of a block root mapping's keys (0 for flow roots and empty documents)."""
+    if branch.style.startswith("f") or branch.span is None or not branch.items:
+        return 0
+    start = branch.span[0]
+    line_start = text.rfind("\n", 0, start) + 1
+    prefix = text[line_start:start]
+    return len(prefix) if not prefix.strip(" ") else 0
+
+
+def _block_root(text: str, branch: Mapping, step: int, with_metadata: bool) -> tuple[int, int, str]:
+    """The edit that writes a flow-style root mapping in block style: (start, end, replacement).
+
+    The range runs from the root's line (or from after "---"/a tag on that line) to its closing
+    brace, plus a comment after the brace on the same line. Comments of the root that lie before
+    that range (head comments on their own lines) stay where they are; every other item is emitted.
+    """
+    assert branch.span is not None
+    start, end = branch.span
+    line_start = text.rfind("\n", 0, start) + 1
+    prefix = text[line_start:start]
+    lead = ""
+    if prefix.strip(" \t"):
+        # "--- {a: 1}" or "!!map {a: 1}": the block mapping starts on the next line
+        start = line_start + len(prefix.rstrip(" \t"))
+        lead = "\n"
+    else:
+        start = line_start
+    line_end = text.find("\n", end)
+    if line_end == -1:
+        line_end = len(text)
+    stop = line_end - 1 if line_end > end and text[line_end - 1] == "\r" else line_end
+    if text[end:stop].lstrip(" \t").startswith("#"):
+        end = stop
+    kept: list[Entry | Comment] = [
+        item for item in branch.items
+        if not (isinstance(item, Comment) and item.span is not None and not start <= item.span[0] < end)
+    ]  # fmt: skip
+    lines: list[str] = []
+    _emit_tree(Mapping(kept), 0, step, lines, None, False, _unchanged_texts(text, kept))
+    if not lines:
+        if not with_metadata:
+            return start, end, lead + "{}"
+        # nothing but the metadata: drop the line break after "{}" too
+        return start, (line_end + 1 if line_end < len(text) else line_end), lead
+    return start, end, lead + "\n".join(lines)
+
+
+def _blank_before_metadata(
+    text: str, index: int, removed: list[tuple[int, int]], root: Mapping, indented: bool
+) -> bool:
+    """Whether a blank line goes between the text before ``index`` (once the removed ranges are
+    gone) and the metadata block: when its last non-blank line is a comment that is not the
+    root's own (any comment, for an ``indented`` root). go-yaml reads a comment right above
+    ``sops:`` as the root's (or, left of an indented root's column, as the block's before it);
+    a blank line keeps it where it is at the end of the document, the container its AAD names.
+    ``render`` puts that blank line there and ``parse`` removes it with the metadata block."""
+    pos = index
+    while pos > 0:
+        for start, end in removed:
+            if start < pos <= end:
+                pos = start
+                break
+        else:
+            line_start = text.rfind("\n", 0, pos - 1) + 1 if text[pos - 1] == "\n" else text.rfind("\n", 0, pos) + 1
+            line = text[line_start:pos]
+            stripped = line.strip()
+            if stripped:
+                if not stripped.startswith("#"):
+                    return False
+                depth = _comment_depth(root, line_start + line.index("#"))
+                return depth >= 0 if indented else depth > 0
+            pos = line_start
+    return False
+
+
+def _comment_depth(root: Mapping, pos: int) -> int:
+    """How deep below ``root`` the comment starting at ``pos`` is (0: one of the root's own
+    items; -1: no comment starts there, e.g. a ``#`` line inside a block scalar)."""
+    stack: list[tuple[Mapping | Sequence, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for item in node.items:
+            if isinstance(item, Comment):
+                if item.span is not None and item.span[0] == pos:
+                    return depth
+                continue
+            value = item.value if isinstance(item, Entry) else item
+            if isinstance(value, (Mapping, Sequence)):
+                stack.append((value, depth + 1))
+    return -1
+
+
+def _unchanged_texts(text: str, items: list[Entry | Comment]) -> dict[int, str]:
+    """The source text of every unchanged one-line scalar under ``items`` (a flow root being
+    written in block style), by ``id``: such a value keeps its spelling (``~``, ``0x1F``,
+    ``'q'``), which is valid in block context too."""
+    keep: dict[int, str] = {}
+    stack: list[Node] = [item.value for item in items if isinstance(item, Entry)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Scalar):
+            if not node.changed and node.span is not None and node.style[1:2] in ("", "'", '"'):
+                source = text[node.span[0] : node.span[1]]
+                if source and "\n" not in source and "\r" not in source and not source.startswith(("*", "&")):
+                    keep[id(node)] = source
+            continue
+        for item in node.items:
+            if isinstance(item, Entry):
+                stack.append(item.value)
+            elif not isinstance(item, Comment):
+                stack.append(item)
+    return keep
 
 
 def _text_before(text: str, index: int, removed: list[tuple[int, int]]) -> str:
@@ -1123,9 +1533,20 @@ def _child_indent(indent: int, step: int, in_sequence_item: bool) -> int:
     return indent + step
 
 
+def _comment_lines(text: str, pad: str) -> str:
+    """A comment's text after its first ``#``: a text of several lines (an INI comment) goes on
+    as one ``#`` line each, ``# `` before a line that has no ``#`` of its own, as go-yaml writes
+    sops's comments (else the next lines would not be comments)."""
+    if "\n" not in text:
+        return text
+    first, *rest = text.split("\n")
+    return "\n".join([first] + [pad + (line if line.startswith("#") else "# " + line) for line in rest])
+
+
 def _emit_tree(node: Node, indent: int, step: int, lines: list[str], first_prefix: str | None,
-               in_item: bool = False) -> None:  # fmt: skip
-    """Emit a Mapping/Sequence with comments (fresh text for conversions)."""
+               in_item: bool = False, keep: dict[int, str] | None = None) -> None:  # fmt: skip
+    """Emit a Mapping/Sequence with comments (fresh text for conversions). ``keep`` maps
+    ``id(scalar)`` to the text to write for that scalar (its source text, see ``_block_root``)."""
     pad = " " * indent
     if isinstance(node, Mapping):
         first = True
@@ -1135,46 +1556,61 @@ def _emit_tree(node: Node, indent: int, step: int, lines: list[str], first_prefi
             if isinstance(item, Comment):
                 if lead is first_prefix:
                     # "- " then a comment: the comment goes on the dash line, the keys below it
-                    lines.append(f"{lead}#{item.text}")
+                    lines.append(f"{lead}#{_comment_lines(item.text, pad)}")
                     first_prefix = None
                 else:
-                    lines.append(f"{pad}#{item.text}")
+                    lines.append(f"{pad}#{_comment_lines(item.text, pad)}")
                 continue
             head = f"{lead}{_key_text(item.key)}:"
-            _emit_node_value(item.value, head, _child_indent(indent, step, in_item), step, lines)
+            _emit_node_value(item.value, head, _child_indent(indent, step, in_item), step, lines, keep)
     elif isinstance(node, Sequence):
         for index, element in enumerate(node.items):
-            lead = (first_prefix if index == 0 and first_prefix is not None else pad)
+            lead = first_prefix if index == 0 and first_prefix is not None else pad
             if isinstance(element, Comment):
-                lines.append(f"{lead}#{element.text}")
+                lines.append(f"{lead}#{_comment_lines(element.text, pad)}")
                 continue
             lead += "- "
             if isinstance(element, Mapping) and list(element.entries()):
-                _emit_tree(element, indent + 2, step, lines, lead, in_item=True)
+                _emit_tree(element, indent + 2, step, lines, lead, True, keep)
             elif isinstance(element, Sequence) and [i for i in element.items if not isinstance(i, Comment)]:
-                _emit_tree(element, indent + 2, step, lines, lead)
+                _emit_tree(element, indent + 2, step, lines, lead, False, keep)
             elif isinstance(element, Mapping):
                 lines.append(lead + "{}")
             elif isinstance(element, Sequence):
                 lines.append(lead + "[]")
+            elif keep is not None and id(element) in keep:
+                lines.append(lead + keep[id(element)])
             else:
                 lines.append(lead + _scalar_text(element.value, indent + 2, indent))
 
 
 def _scalar_text(value: Value | None, block_indent: int, block_parent: int) -> str:
-    return format_value(value, flow=False, old_style="", block_indent=block_indent, block_parent=block_parent,
-                        fresh=True)
+    return format_value(
+        value, flow=False, old_style="", block_indent=block_indent, block_parent=block_parent, fresh=True
+    )
 
 
-def _emit_node_value(value: Node, head: str, child: int, step: int, lines: list[str]) -> None:
+def _emit_node_value(value: Node, head: str, child: int, step: int, lines: list[str],
+                     keep: dict[int, str] | None = None) -> None:  # fmt: skip
     if isinstance(value, (Mapping, Sequence)):
         if not value.items:
             lines.append(head + (" {}" if isinstance(value, Mapping) else " []"))
             return
         lines.append(head)
-        _emit_tree(value, child, step, lines, None)
+        _emit_tree(value, child, step, lines, None, False, keep)
+    elif keep is not None and id(value) in keep:
+        lines.append(head + " " + keep[id(value)])
     else:
         lines.append(head + " " + _scalar_text(value.value, child, len(head) - len(head.lstrip(" -"))))
+
+
+def emit_sequence(node: Sequence, step: int = 4) -> str:
+    """A list in block style with a final newline (``--extract`` of a list, like sops)."""
+    if not any(not isinstance(item, Comment) for item in node.items):
+        return "[]\n"
+    lines: list[str] = []
+    _emit_tree(node, 0, step, lines, None)
+    return "\n".join(lines) + "\n"
 
 
 def emit_document(branches: list[Mapping], metadata: dict[str, Any] | None, step: int = 4) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pysops._typing import TYPE_CHECKING
 from pysops.errors import ParseError
 from pysops.formats import libyaml, yamlscan
+from pysops.limits import MAX_DEPTH, alias_budget, excessive_aliasing, too_deep
 from pysops.values import GoTime, Value
 
 if TYPE_CHECKING:
@@ -214,7 +215,9 @@ def resolve_plain(text: str) -> Value | None:
 
 
 def resolve_tagged(text: str, tag: str, plain: bool) -> Value | None:
-    """A scalar with an explicit tag (``!!int 5``); unknown tags are dropped like sops does."""
+    """A scalar with an explicit tag (``!!int 5``). An unknown tag is dropped like sops drops it,
+    and the scalar is then a string (``!custom 123`` is ``"123"``, ``!custom`` alone ``""``), as
+    go-yaml decodes it."""
     short = tag[len(_TAG_PREFIX) :] if tag.startswith(_TAG_PREFIX) else None
     if short == "str":
         return text
@@ -236,7 +239,10 @@ def resolve_tagged(text: str, tag: str, plain: bool) -> Value | None:
         if not isinstance(value, expected[short]) or (short == "int" and isinstance(value, bool)):
             raise ParseError(f"cannot decode {text[:40]!r} as !!{short}")
         return value
-    return resolve_plain(text) if plain else text
+    if tag == "!" and plain:
+        return resolve_plain(text)  # the non-specific tag: go-yaml resolves the plain text
+    # any other tag (!custom, !!foo, !<tag:x>): go-yaml decodes the scalar as its text, a string
+    return text
 
 
 def resolve_scalar(text: str, style: str, tag: str | None) -> Value | None:
@@ -271,18 +277,25 @@ def load_data(text: str) -> Any:
     StreamEndEvent = lib.StreamEndEvent
     ends = (lib.MappingEndEvent, lib.SequenceEndEvent)
     anchors: dict[str, Any] = {}
-    # open containers: [container, pending key (maps), merge sources (maps), anchor]
+    # Aliases share the anchored object here, but a consumer that walks the data walks every
+    # copy: the nodes they stand for count against the same budget as in the YAML store.
+    sizes: dict[str, int] = {}  # anchor -> nodes of the anchored value, aliases expanded
+    alias_nodes = 0
+    budget = alias_budget(len(text))
+    # open containers: [container, pending key (maps), merge sources (maps), anchor, size]
     stack: list[list[Any]] = []
     result: Any = None
     has_root = False
 
-    def add(value: Any, event: Any) -> bool:
-        """Put a finished value into the open container; True when it completes the document."""
+    def add(value: Any, event: Any, size: int = 1) -> bool:
+        """Put a finished value (of ``size`` nodes) into the open container; True when it
+        completes the document."""
         nonlocal result, has_root
         if not stack:
             result, has_root = value, True
             return True
         top = stack[-1]
+        top[4] += size
         container = top[0]
         if isinstance(container, list):
             container.append(value)
@@ -322,30 +335,34 @@ def load_data(text: str) -> Any:
                     item = _MERGE
                 if event.anchor is not None:
                     anchors[event.anchor] = item
+                    sizes[event.anchor] = 1
                 if add(item, event):
                     break
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                if len(stack) >= MAX_DEPTH:
+                    raise too_deep()
                 new: Any = {} if cls is MappingStartEvent else []
-                stack.append([new, _NO_KEY, [], event.anchor])
+                stack.append([new, _NO_KEY, [], event.anchor, 1])
             elif cls in ends:
-                container, _, merges, anchor = stack.pop()
+                container, _, merges, anchor, size = stack.pop()
                 for source in merges:
                     if not isinstance(source, dict):
-                        raise ParseError(
-                            f"line {event.start_mark.line + 1}: a merge key (<<) must refer to mappings"
-                        )
+                        raise ParseError(f"line {event.start_mark.line + 1}: a merge key (<<) must refer to mappings")
                     for key, value in source.items():
                         container.setdefault(key, value)
                 if anchor is not None:
                     anchors[anchor] = container
-                if add(container, event):
+                    sizes[anchor] = size
+                if add(container, event, size):
                     break
             elif cls is AliasEvent:
                 if event.anchor not in anchors:
-                    raise ParseError(
-                        f"line {event.start_mark.line + 1}: unknown anchor '{event.anchor}' referenced"
-                    )
-                if add(anchors[event.anchor], event):
+                    raise ParseError(f"line {event.start_mark.line + 1}: unknown anchor '{event.anchor}' referenced")
+                size = sizes[event.anchor]
+                alias_nodes += size
+                if alias_nodes > budget:
+                    raise excessive_aliasing()
+                if add(anchors[event.anchor], event, size):
                     break
             elif cls is StreamEndEvent:
                 break

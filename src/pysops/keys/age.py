@@ -87,7 +87,7 @@ def _parse_identities(text: str, source: str) -> list[_Identity]:
             f"age: {source} is a passphrase-protected identity file, which pysops cannot use yet",
             hint="decrypt it with `age -d` into a file readable only by you and point SOPS_AGE_KEY_FILE at it",
         )
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -95,11 +95,11 @@ def _parse_identities(text: str, source: str) -> list[_Identity]:
             try:
                 identities.append(pyrage.x25519.Identity.from_str(line))
             except pyrage.IdentityError:
-                raise KeySourceError(f"age: {source} holds a malformed identity") from None
+                raise KeySourceError(f"age: {source} holds a malformed identity (line {number})") from None
         elif line.startswith("AGE-PLUGIN-"):
             raise KeySourceError(f"age: {source} holds a plugin identity, which pysops does not support yet")
         else:
-            raise KeySourceError(f"age: {source} holds a line that is not an age identity")
+            raise KeySourceError(f"age: {source} holds a line that is not an age identity (line {number})")
     return identities
 
 
