@@ -67,6 +67,7 @@ T_IV = "tests/test_iv_uniqueness.py"
 T_SEL = "tests/test_selection_rules.py"
 T_SAFE = "tests/test_write_and_key_safety.py"
 T_TAMPER = "tests/test_tamper.py"
+T_VERIFY = "tests/test_write_verification.py"
 
 _VERIFY = "    if not options.ignore_mac:\n        verify_mac(meta.mac"
 
@@ -580,6 +581,48 @@ MUTANTS: tuple[Mutant, ...] = (
         "            mode = 0o644\n",
         (f"{T_SAFE}::test_modes_are_kept_or_private",),
         what="plaintext output is world-readable",
+    ),
+    # ---------------------------------------------------------------- read back before writing
+    Mutant(
+        "write_not_read_back",
+        "api.py",
+        "    try:\n        doc = get_store(output_format).parse(data)\n        if doc.metadata is None:\n",
+        "    return\n    try:\n        doc = get_store(output_format).parse(data)\n        if doc.metadata is None:\n",
+        (T_VERIFY,),
+        ci=True,
+        what="an encrypted write is not read back before it leaves pysops (a file without metadata is written)",
+    ),
+    Mutant(
+        "write_check_skips_values_and_mac",
+        "api.py",
+        "        verify_mac(written.mac, computed, data_key, lastmodified_aad(written.lastmodified))\n",
+        "        pass\n",
+        (f"{T_VERIFY}::test_encrypt_refuses_output_that_does_not_read_back",),
+        what="the read-back check does not verify the MAC (an unencrypted value written wrongly passes)",
+    ),
+    Mutant(
+        "write_check_ignores_metadata_changes",
+        "api.py",
+        "        if written.to_dict() != Metadata.from_dict(meta.to_dict()).to_dict():\n",
+        "        if False:\n",
+        (f"{T_VERIFY}::test_a_dropped_key_stanza_is_refused",),
+        what="the read-back check accepts a metadata block other than the one sealed",
+    ),
+    Mutant(
+        "write_check_never_unwraps",
+        "api.py",
+        "    ages = [(index, k) for index, group in enumerate(meta.key_groups) for k in group if k.type == \"age\"]\n",
+        "    ages = []\n",
+        (f"{T_VERIFY}::test_a_stanza_for_another_data_key_is_caught_when_an_identity_is_at_hand",),
+        what="the read-back check never unwraps the data key from the stanzas just written",
+    ),
+    Mutant(
+        "write_check_trusts_known_ciphertext_anywhere",
+        "api.py",
+        "        if hit is not None and hit[0] == aad:\n",
+        "        if hit is not None:\n",
+        (f"{T_VERIFY}::test_encrypt_refuses_output_that_does_not_read_back",),
+        what="the read-back check accepts a just-sealed ciphertext at another path (swapped values pass)",
     ),
     # ---------------------------------------------------------------- key loading
     Mutant(

@@ -52,6 +52,12 @@ def swap_two_values(data: bytes) -> bytes:
     return data.replace(first, b"\0").replace(second, first).replace(b"\0", second)
 
 
+def rename_a_key(data: bytes) -> bytes:
+    """A value written under another key than the one it was sealed for: the MAC (over the
+    plaintexts in order) cannot see it, only the value's AAD does."""
+    return re.sub(rb"(?m)^(\s*\"?)(user|USER)\b", rb"\g<1>\g<2>_renamed", data, count=1)
+
+
 def inject(monkeypatch: pytest.MonkeyPatch, fmt: str, fault: Fault) -> list[int]:
     """Corrupt every encrypted output of the ``fmt`` store (``render`` with metadata, and the
     ``encrypt_text`` fast path); returns a list that counts the corruptions made."""
@@ -99,11 +105,11 @@ PLAIN = {
 
 
 @pytest.mark.parametrize("fmt", sorted(PLAIN))
-@pytest.mark.parametrize("fault", [leak_first_value, swap_two_values, change_clear_value, drop_metadata])
+@pytest.mark.parametrize("fault", [leak_first_value, swap_two_values, change_clear_value, drop_metadata, rename_a_key])
 def test_encrypt_refuses_output_that_does_not_read_back(
     fmt: str, fault: Fault, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if fault is swap_two_values and fmt == "binary":
+    if fault in (swap_two_values, rename_a_key) and fmt == "binary":
         pytest.skip("a binary file has one value")
     if fault is change_clear_value and fmt == "binary":
         pytest.skip("a binary file has no unencrypted value")
@@ -127,6 +133,25 @@ def test_metadata_other_than_sealed_is_refused(age_key: AgeKey, monkeypatch: pyt
     inject(monkeypatch, "yaml", lambda out: out.replace(b"unencrypted_suffix: _unencrypted", b"encrypted_suffix: _x"))
     with pytest.raises(WriteVerificationFailed):
         api.encrypt_bytes(PLAIN["yaml"], _options(age_key), input_format="yaml")
+
+
+def test_a_dropped_key_stanza_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A metadata block that lost a recipient still decrypts for the others (MAC fine, data key
+    fine): only the comparison with what was sealed sees it."""
+    keys = [new_age_key(), new_age_key()]
+    store: Any = get_store("yaml")
+    real_render = store.render
+
+    def render(doc: Any, metadata: Any, options: Any = None) -> bytes:
+        if metadata is not None:
+            metadata = {**metadata, "age": metadata["age"][:1]}
+        out: bytes = real_render(doc, metadata, options)
+        return out
+
+    monkeypatch.setattr(store, "render", render)
+    options = api.EncryptOptions(key_groups=[[key_type("age").parse_recipient(k.recipient) for k in keys]])
+    with pytest.raises(WriteVerificationFailed, match="metadata block differs"):
+        api.encrypt_bytes(PLAIN["yaml"], options, input_format="yaml", env=age_env({}, keys[0]))
 
 
 def test_a_stanza_for_another_data_key_is_caught_when_an_identity_is_at_hand(

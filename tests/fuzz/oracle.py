@@ -195,14 +195,21 @@ def parse_yaml(data: bytes) -> Parsed:
 
     def add(node: Tree) -> None:
         if not stack:
-            docs.append(node)
+            # an empty or null document (``---`` alone, ``~``) is, for go-yaml decoding into the
+            # tree sops builds (and for pysops), the same empty mapping as ``{}``
+            docs.append(("map", []) if node == ("null", None) else node)
         else:
             stack[-1][1].append(node)
 
     for ev in events:
         name = type(ev).__name__
         if name == "ScalarEvent":
-            masked.append((pos(ev.start_mark), pos(ev.end_mark)))
+            if ev.style in ("|", ">") and ev.start_mark.line + 1 < len(starts):
+                # a block scalar's content starts on the line after its header: a comment on the
+                # header line (``k: |- # c``) is a comment, not content
+                masked.append((starts[ev.start_mark.line + 1], pos(ev.end_mark)))
+            else:
+                masked.append((pos(ev.start_mark), pos(ev.end_mark)))
             node = _resolve(ev.value, ev.tag, ev.implicit, ev.style)
             if ev.anchor:
                 anchors[ev.anchor] = node

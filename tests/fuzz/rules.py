@@ -8,8 +8,10 @@ same comments), so a rule only has to say that the *kind* of textual change is d
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +21,8 @@ from tests.fuzz import oracle
 #: changes the rules recognise but docs/formats.md does not document (yet): each one is reported
 #: as its own class ``c.bytes.<name>`` so a fix or a doc line can be dispatched for it
 UNDOCUMENTED = {
-    "yaml-bool-spelling": "True/FALSE written as true/false",
+    # docs/formats.md#yaml: "Nulls are never encrypted and keep their spelling" (so a change is a bug)
     "yaml-null-spelling": "~/Null/NULL written as null",
-    "yaml-flow-top-reemitted": "a top-level flow collection comes back in block style",
 }
 
 #: rule name -> the section of docs/formats.md that documents it
@@ -33,6 +34,9 @@ RULES: dict[str, str] = {
     "yaml-quoting": "docs/formats.md#yaml: strings whose quoting carried no information",
     "yaml-tag-dropped": "docs/formats.md#yaml: dropped tags (!!binary aGk= -> hi, !!str 1 -> '1')",
     "yaml-alias-expanded": "docs/formats.md#yaml: expanded aliases",
+    "yaml-float-go-form": "docs/formats.md#yaml: floats written as go-yaml writes them (1e3 -> 1000, 2.0 -> 2)",
+    "yaml-bool-spelling": "docs/formats.md#yaml: booleans come back as true/false (True, FALSE -> lowercase)",
+    "yaml-flow-top-reemitted": "docs/formats.md#yaml: a top-level flow mapping is written in block style",
     "json-number-canonical": "docs/formats.md#json Round trips: numbers in Go's canonical form",
     "json-escape-canonical": "docs/formats.md#json Round trips: strings with minimal escapes",
     "ini-comment-indent-lost": "docs/formats.md#ini Round trips: indentation before a comment line",
@@ -113,28 +117,37 @@ def _yaml_scalar(tok: str) -> tuple[str, object] | None:
 
 def _yaml_pair(old: str, new: str) -> str | None:
     """The rule that turns the token ``old`` into ``new``, if one does."""
+    if BLOCK in (old, new):
+        # a block scalar restyled as a flow scalar, or a multi-line string written as a block
+        other = _yaml_scalar(new if old == BLOCK else old)
+        return "yaml-block-scalar-restyled" if other is not None and other[0] == "str" else None
     a, b = _yaml_scalar(old), _yaml_scalar(new)
     if a is None or b is None:
         return None
     if a == b and old.startswith("!"):
         return "yaml-tag-dropped"
     if a == b:
-        if a[0] in ("int", "float"):
-            return "yaml-number-canonical"
+        # each rule only accepts the form pysops documents writing (not any other spelling)
+        if a[0] == "int":
+            return "yaml-number-canonical" if new == str(a[1]) else None
+        if a[0] == "float":
+            return "yaml-number-canonical" if new == _go_yaml_float_text(a) else None
         if a[0] == "time":
-            return "yaml-timestamp-rfc3339"
+            text = new.removeprefix("!!timestamp ").strip("'\"")
+            return "yaml-timestamp-rfc3339" if text == a[1] else None
         if a[0] == "bool":
-            return "yaml-bool-spelling"
+            return "yaml-bool-spelling" if new in ("true", "false") else None
         if a[0] == "null":
             return "yaml-null-spelling"
         return "yaml-quoting"
-    if a[0] in ("int", "float") and b[0] in ("int", "float"):
-        try:
-            if float(str(a[1])) == float(str(b[1])):
-                return "yaml-number-canonical"
-        except ValueError:
-            return None
+    if a[0] == "float" and b == go_yaml_float(a) and new == _go_yaml_float_text(a):
+        return "yaml-float-go-form"
     return None
+
+
+def _go_yaml_float_text(node: tuple[str, Any]) -> str:
+    special = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}
+    return special.get(node[1]) or go_float_g(float(node[1]))
 
 
 def _tokens_explained(
@@ -176,18 +189,50 @@ def _yaml_dropped(tok: str) -> str | None:
     return None
 
 
+_ALIAS = re.compile(r"(?:^|[\s\[{,])\*([^\s,\[\]{}]+)")
+
+
 def _yaml_hunk(old: str, new: str) -> set[str] | None:
-    if re.search(r"(^|\s)\*\w", old):
+    gone = set(_ALIAS.findall(old)) - set(_ALIAS.findall(new))
+    if gone:
+        # an alias replaced by its copy (also inside a flow collection: ``<<: [*m1]``); the data
+        # was found equal before, so the rest of the hunk is the copy
         return {"yaml-alias-expanded"}
-    a, b = _yaml_tokens(old), _yaml_tokens(new)
-    # a tag and the scalar after it are compared as one typed value: "!!str 1" -> "'1'"
+    return _tokens_explained(_merge_tags(_yaml_tokens(old)), _merge_tags(_yaml_tokens(new)), _yaml_pair, _yaml_dropped)
+
+
+def _merge_tags(tokens: list[str]) -> list[str]:
+    """A tag and the scalar after it as one token, compared as one typed value: "!!str 1" -> "'1'"."""
     merged: list[str] = []
-    for t in a:
+    for t in tokens:
         if merged and merged[-1].startswith("!") and " " not in merged[-1] and t not in ",[]{}:-?":
             merged[-1] = merged[-1] + " " + t
         else:
             merged.append(t)
-    return _tokens_explained(merged, b, _yaml_pair, _yaml_dropped)
+    return merged
+
+
+def _flow_top_explained(old: str, new: str) -> set[str] | None:
+    """A text with a top-level flow mapping re-emitted in block style: the same scalars, tags and
+    anchors in the same order, each unchanged or changed by a documented rule (comments may move
+    to another line, their texts were compared before; the flow indicators are gone)."""
+
+    def scalars(text: str) -> list[str]:
+        toks = [t for t in _yaml_tokens(text) if t not in ("{", "}", "[", "]", ",", ":", "-", "?")]
+        toks = [t for t in toks if not t.startswith("#")]
+        # an alias of a scalar may come back as its copy: compare the copy
+        anchored: dict[str, str] = {}
+        out: list[str] = []
+        for k, t in enumerate(toks):
+            if t.startswith("&") and k + 1 < len(toks) and toks[k + 1][:1] not in ("&", "*"):
+                anchored[t[1:]] = toks[k + 1]
+            out.append(anchored.get(t[1:], t) if t.startswith("*") else t)
+        return out
+
+    a, b = _merge_tags(scalars(old)), _merge_tags(scalars(new))
+    if a == b:
+        return set()
+    return _tokens_explained(a, b, _yaml_pair, _yaml_dropped)
 
 
 def _json_pair(old: str, new: str) -> str | None:
@@ -198,37 +243,93 @@ def _json_pair(old: str, new: str) -> str | None:
     if isinstance(a, str) and isinstance(b, str):
         return "json-escape-canonical" if _fffd(a) == _fffd(b) else None
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return "json-number-canonical" if float(a) == float(b) else None
+        return "json-number-canonical" if new == go_json_number_text(old) else None
     return None
+
+
+def go_json_number_text(token: str) -> str:
+    """How pysops writes the JSON number ``token`` (docs/formats.md#json Numbers): an integer up to
+    2^53 in decimal, anything else as Go's ``encoding/json`` writes a float64."""
+    if re.fullmatch(r"-?\d+", token) and token != "-0" and abs(int(token)) <= 2**53:
+        return str(int(token))
+    f = float(token)
+    if f == 0 or 1e-6 <= abs(f) < 1e21:
+        d = decimal.Decimal(repr(f))
+        text = format(d, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "-0" if text in ("-0", "-0.0") else text
+    mant, _, exp = go_float_e(f).partition("e")
+    return f"{mant}e{exp[0]}{int(exp[1:])}"  # Go's JSON cleans e-07 up to e-7
+
+
+def go_float_e(v: float) -> str:
+    """``strconv.FormatFloat(v, 'e', -1, 64)``: the shortest digits, always in %e form."""
+    sign = "-" if v < 0 else ""
+    d = decimal.Decimal(repr(abs(v))).normalize()
+    _, digits_t, exponent = d.as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digits_t))
+    exp = len(digits) + exponent - 1
+    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
 
 
 def _json_hunk(old: str, new: str) -> set[str] | None:
     return _tokens_explained(_JSON_TOKEN.findall(old), _JSON_TOKEN.findall(new), _json_pair, lambda t: None)
 
 
+def _ini_comment(line: str) -> bool:
+    return line.lstrip()[:1] in (";", "#")
+
+
+def _ini_blanks_moved(a: list[str], b: list[str]) -> bool:
+    """Only blank lines changed, none was added, and each change is next to a comment line (moved
+    above a comment block, or dropped inside an encrypted one: docs/formats.md#ini Round trips)."""
+    if sum(1 for x in b if not x.strip()) > sum(1 for x in a if not x.strip()):
+        return False
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        near = a[max(i1 - 1, 0) : i2 + 1] + b[max(j1 - 1, 0) : j2 + 1]
+        if not any(_ini_comment(x) for x in near):
+            return False
+    return True
+
+
 def _ini_hunk(old: str, new: str) -> set[str] | None:
-    o = [line for line in old.splitlines()]
-    n = [line for line in new.splitlines()]
-    if [x for x in o if x.strip()] == [x for x in n if x.strip()]:
-        return {"ini-blank-lines-moved"}
-    if [x.strip() for x in o] == [x.strip() for x in n] and any(x.lstrip()[:1] in (";", "#") for x in o):
-        return {"ini-comment-indent-lost"}
-    if any(re.match(r"\s*\[.*\]\s*[;#]", x) for x in o):
-        return {"ini-header-comment-moved"}
+    o = old.splitlines()
+    n = new.splitlines()
+    if [x.strip() for x in o if x.strip()] == [x.strip() for x in n if x.strip()]:
+        # only indentation changed: documented for comment lines, and only for them
+        changed = [x for x, y in zip(o, n, strict=False) if x != y and x.strip()]
+        if len(o) == len(n) and changed and all(_ini_comment(x) for x in changed):
+            return {"ini-comment-indent-lost"}
+        return None
+    joined = [x for x in o if x.strip()]
     if any(x.rstrip().endswith("\\") for x in o):
-        return {"ini-continuation-joined"}
+        # continuation lines joined: each `\`-ended line and the next one become one line
+        out: list[str] = []
+        for x in joined:
+            if out and out[-1].rstrip().endswith("\\"):
+                out[-1] = out[-1].rstrip()[:-1].rstrip() + " " + x.strip()
+            else:
+                out.append(x)
+        if [x.split() for x in out] == [x.split() for x in n if x.strip()]:
+            return {"ini-continuation-joined"}
     return None
 
 
-def _ini_move_header_comments(data: bytes) -> bytes:
-    """``[name] ; note`` -> ``; note`` on its own line above ``[name]`` (the documented layout)."""
+def _ini_move_header_comments(data: bytes, above_blanks: bool) -> bytes:
+    """``[name] ; note`` -> ``; note`` on its own line above ``[name]`` (the documented layout),
+    right above it or above the blank lines before it."""
     out: list[bytes] = []
     for line in data.splitlines(keepends=True):
         m = re.match(rb"(\s*\[.*\])([ \t]*)([;#].*?)(\r?\n?)$", line)
         if m and b"]" not in m.group(3):
             k = len(out)
-            while k and not out[k - 1].strip():
-                k -= 1  # the comment goes above the blank lines before the header
+            while above_blanks and k and not out[k - 1].strip():
+                k -= 1
             out.insert(k, m.group(3) + (m.group(4) or b"\n"))
             out.append(m.group(1) + m.group(4))
         else:
@@ -248,70 +349,126 @@ def explain(fmt: str, before: bytes, after: bytes) -> set[str] | None:
     rules: set[str] = set()
     if before == after:
         return rules
-    if (
-        fmt != "json"
-        and not before.endswith(b"\n")
-        and after.startswith(before)
-        and after[len(before) :] in (b"\n", b"\r\n")
-    ):
+    # the added newline is the file's (dotenv: always LF, the metadata lines follow it)
+    nl = b"\r\n" if b"\r\n" in before and fmt != "dotenv" else b"\n"
+    if fmt != "json" and not before.endswith(b"\n") and after.startswith(before) and after[len(before) :] == nl:
         return {"final-newline-added"}
-    if not before.endswith(b"\n") and before and fmt != "json":  # JSON keeps what followed the `}`
-        nl = b"\r\n" if after.endswith(b"\r\n") else b"\n"
+    if not before.endswith(b"\n") and before and fmt != "json" and after.endswith(b"\n"):
+        # (JSON keeps what followed the `}`; a text that still has no final newline kept it)
         before += nl
         rules.add("final-newline-added")
+    if fmt == "ini":
+        for above_blanks in (False, True):
+            moved = _ini_move_header_comments(before, above_blanks)
+            if moved != before:
+                got = _explain_lines(fmt, moved, after)
+                if got is not None or above_blanks:
+                    return None if got is None else rules | got | {"ini-header-comment-moved"}
+    got = _explain_lines(fmt, before, after)
+    return None if got is None else rules | got
+
+
+def _explain_lines(fmt: str, before: bytes, after: bytes) -> set[str] | None:
+    rules: set[str] = set()
+    if before == after:
+        return rules
     hunk = _HUNKS.get(fmt)
     if hunk is None:
         return None
-    if fmt == "ini":
-        moved = _ini_move_header_comments(before)
-        if moved != before:
-            before = moved
-            rules.add("ini-header-comment-moved")
-            if before == after:
-                return rules
     a = before.decode("utf-8", "surrogateescape").splitlines(keepends=True)
     b = after.decode("utf-8", "surrogateescape").splitlines(keepends=True)
-    blocks = _yaml_block_lines(before) if fmt == "yaml" else set()
+    if fmt == "yaml":
+        # each block scalar becomes one placeholder token where its indicator was (its content,
+        # already compared as data, and its restyling or re-indenting are documented)
+        a, b = _mask_blocks(before, a), _mask_blocks(after, b)
+    if fmt == "ini" and [x for x in a if x.strip()] == [x for x in b if x.strip()]:
+        return rules | {"ini-blank-lines-moved"} if _ini_blanks_moved(a, b) else None
     if fmt == "yaml" and _flow_top(a):
-        return rules | {"yaml-flow-top-reemitted"}
+        got = _flow_top_explained("".join(a), "".join(b))
+        if got is None:
+            last_unexplained[0] = "flow root re-emitted with changed scalars: " + _first_hunk(a, b)
+            return None
+        return rules | got | {"yaml-flow-top-reemitted"}
     sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     for op, i1, i2, j1, j2 in sm.get_opcodes():
         if op == "equal":
-            continue
-        if blocks and (set(range(i1, max(i2, i1 + 1))) & blocks):
-            # hunks touching a block scalar: restyled/re-indented blocks are documented; the
-            # rest of the hunk is checked by tokens with the block's lines left out
-            rest_a = "".join(x for k, x in enumerate(a[i1:i2], i1) if k not in blocks)
-            rules.add("yaml-block-scalar-restyled")
-            if not rest_a.strip():
-                continue
-            got = hunk(rest_a, "".join(x for x in b[j1:j2] if not x.startswith(" ") or ":" in x))
-            if got is None:
-                continue  # the new side holds the block's new text: no finer check here
-            rules |= got
             continue
         got = hunk("".join(a[i1:i2]), "".join(b[j1:j2]))
         if got is None:
             last_unexplained[0] = f"{''.join(a[i1:i2])!r} -> {''.join(b[j1:j2])!r}"[:300]
             return None
         rules |= got
+    if not rules and a == b:
+        return {"yaml-block-scalar-restyled"}  # the texts differ inside block scalars only
     return rules
 
 
-def _yaml_block_lines(data: bytes) -> set[int]:
-    """Line numbers (0-based) of block scalars (header line included) in a YAML text."""
+def _first_hunk(a: list[str], b: list[str]) -> str:
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op != "equal":
+            return f"{''.join(a[i1:i2])!r} -> {''.join(b[j1:j2])!r}"[:300]
+    return ""
+
+
+def go_float_g(v: float) -> str:
+    """``strconv.FormatFloat(v, 'g', -1, 64)`` (go-yaml's float form): the shortest digits, in
+    %e form when the decimal exponent is < -4 or >= 6 (Go's rule for the shortest precision)."""
+    if math.isinf(v) or math.isnan(v):
+        return {math.inf: "+Inf", -math.inf: "-Inf"}.get(v, "NaN")
+    sign = "-" if math.copysign(1.0, v) < 0 else ""
+    if v == 0:
+        return sign + "0"
+    d = decimal.Decimal(repr(abs(v))).normalize()
+    _, digits_t, exponent = d.as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digits_t))
+    dp = len(digits) + exponent  # position of the decimal point
+    exp = dp - 1
+    if exp < -4 or exp >= 6:
+        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if dp <= 0:
+        return f"{sign}0.{'0' * -dp}{digits}"
+    if dp >= len(digits):
+        return sign + digits + "0" * (dp - len(digits))
+    return f"{sign}{digits[:dp]}.{digits[dp:]}"
+
+
+def go_yaml_float(node: tuple[str, Any]) -> tuple[str, Any]:
+    """What a float reads back as after go-yaml (sops, pysops) wrote it: ``2.0`` -> int 2."""
+    if node[0] != "float" or node[1] in ("inf", "-inf", "nan"):
+        return node
+    return oracle.resolve_plain(go_float_g(float(node[1])))
+
+
+BLOCK = "\x00BLOCK"
+
+
+def _mask_blocks(data: bytes, lines: list[str]) -> list[str]:
+    """``lines`` (of ``data``) with each block scalar's header indicator replaced by ``BLOCK`` and
+    its content lines removed; unchanged when the text does not parse."""
     import yaml  # type: ignore[import-untyped]
 
     try:
-        text = data.decode("utf-8").lstrip("\ufeff")
-        events = list(yaml.parse(text, Loader=yaml.CSafeLoader))
+        text = data.decode("utf-8")
+        events = list(yaml.parse(text.lstrip("\ufeff"), Loader=yaml.CSafeLoader))
     except (UnicodeDecodeError, yaml.YAMLError):
-        return set()
-    lines: set[int] = set()
+        return lines
+    out = list(lines)
+    drop: set[int] = set()
     for ev in events:
         if type(ev).__name__ == "ScalarEvent" and ev.style in ("|", ">"):
-            lines.update(range(ev.start_mark.line, ev.end_mark.line + 1))
-    return lines
+            row, col = ev.start_mark.line, ev.start_mark.column
+            if row >= len(out):
+                continue
+            line = out[row]
+            m = re.compile(r"[|>][-+0-9]*").match(line, col)
+            if m is None:
+                return lines  # marks not where expected (BOM, odd characters): no masking
+            out[row] = line[:col] + BLOCK + line[m.end() :]
+            end = ev.end_mark.line + (1 if ev.end_mark.column > 0 else 0)
+            drop.update(range(row + 1, min(end, len(out))))
+    return [x for k, x in enumerate(out) if k not in drop]
 
 
 def _flow_top(lines: list[str]) -> bool:
@@ -334,7 +491,11 @@ def _flow_top(lines: list[str]) -> bool:
 
 #: semantic (not only textual) changes docs/formats.md documents for a round trip
 SEMANTIC_RULES: dict[str, str] = {
-    "json-float64": "docs/formats.md#json: every number is a float64 as in sops 3.11 (beyond 2^53 rounds)",
+    "json-float64": (
+        "docs/formats.md#json Numbers: integers up to 2^53 are ints (as sops 3.13.2), every other"
+        " number a float64 as in sops 3.11 (beyond 2^53 rounds), written in Go's form"
+    ),
+    "yaml-float-go-form": "docs/formats.md#yaml: floats written as go-yaml writes them, read back as ints",
     "json-lone-surrogate": "docs/formats.md#json: an escaped lone surrogate becomes U+FFFD as in Go",
 }
 
@@ -347,23 +508,127 @@ def _fffd(s: str) -> str:
     )
 
 
-def normalize_json(tree: object) -> object:
-    """``tree`` with the documented JSON changes applied: numbers as float64, lone surrogates
-    as U+FFFD (an independent model of what sops 3.11 reads)."""
-    if isinstance(tree, tuple) and len(tree) == 2:
-        kind, value = tree
-        if kind in ("int", "float"):
-            try:
-                return ("num", repr(float(value)))
-            except (ValueError, OverflowError):
-                return tree
-        if kind == "str":
-            return ("str", _fffd(value))
-        if kind == "map":
-            return ("map", [(normalize_json(k), normalize_json(v)) for k, v in value])
-        if kind == "seq":
-            return ("seq", [normalize_json(v) for v in value])
-    return tree
+def json_go_number(node: tuple[str, Any]) -> tuple[str, Any]:
+    """What a JSON number reads back as after pysops wrote it (docs/formats.md#json Numbers): an
+    integer up to 2^53 unchanged; anything else a float64 in Go's ``encoding/json`` form, which
+    is an integer literal for an integral value below 1e21 (``1.0`` -> ``1``, -0 stays ``-0``)."""
+    kind, value = node
+    if kind == "int" and abs(value) <= 2**53:
+        return node
+    try:
+        f = float(value)
+    except (ValueError, OverflowError):
+        return node
+    if math.isfinite(f) and f == int(f) and abs(f) < 1e21 and not (f == 0 and math.copysign(1, f) < 0):
+        return ("int", int(decimal.Decimal(repr(f))))  # Go prints the shortest digits: ...67000
+    return ("float", repr(f))
+
+
+def json_round_trip(node: Any) -> list[Any]:
+    """The values pysops may give back for the JSON value ``node``: itself (a value left in
+    clear keeps its text) or its documented form (``json_go_number``, lone surrogate -> U+FFFD)."""
+    if isinstance(node, tuple) and node[0] in ("int", "float"):
+        return [node, json_go_number(node)]
+    if isinstance(node, tuple) and node[0] == "str":
+        return [node, ("str", _fffd(node[1]))]
+    return [node]
+
+
+def yaml_round_trip(node: Any) -> list[Any]:
+    """The values pysops may give back for the YAML value ``node``: itself, or for a float the
+    value of go-yaml's form of it (``1.0``, ``!!float 1`` -> int 1; ``1e6`` -> float 1e+06)."""
+    if isinstance(node, tuple) and node[0] == "float":
+        return [node, go_yaml_float(node)]
+    return [node]
+
+
+def _with_clear_ints(enc: Any, out: Any) -> Any:
+    """``out`` (sops's decrypted tree of the JSON file ``enc``) with every value that ``enc``
+    holds in clear as an integer literal up to 2^53 typed as that int."""
+    if isinstance(enc, tuple) and isinstance(out, tuple) and enc[0] == out[0] and enc[0] in ("map", "seq"):
+        if len(enc[1]) != len(out[1]):
+            return out
+        if enc[0] == "map":
+            return ("map", [(k, _with_clear_ints(ev, ov)) for (_, ev), (k, ov) in zip(enc[1], out[1], strict=True)])
+        return ("seq", [_with_clear_ints(e, o) for e, o in zip(enc[1], out[1], strict=True)])
+    if isinstance(enc, tuple) and enc[0] == "int" and abs(enc[1]) <= 2**53 and _is_num(out) and float(out[1]) == enc[1]:
+        return enc
+    return out
+
+
+def _is_num(node: Any) -> bool:
+    return isinstance(node, tuple) and node[0] in ("int", "float")
+
+
+def json_clear_ints_explain(encrypted: bytes, mine: bytes, theirs: bytes) -> bool:
+    """docs/formats.md#json Numbers: pysops reads a JSON integer up to 2^53 as an int, also one
+    left in clear in a file sops wrote, which sops 3.11 reads as a float64 (``--output-type
+    yaml``: ``100000000000`` where sops prints ``1e+11``). True when that accounts for every
+    difference between the YAML outputs ``mine`` and ``theirs`` of the sops file ``encrypted``."""
+    try:
+        enc = oracle.parse_json(encrypted).docs[0]
+        a, b = oracle.parse_yaml(mine), oracle.parse_yaml(theirs)
+    except oracle.OracleError:
+        return False
+    if enc[0] != "map" or len(a.docs) != 1 or len(b.docs) != 1:
+        return False
+    enc = ("map", [(k, v) for k, v in enc[1] if k != ("str", "sops")])
+    return bool(a.docs[0] == _with_clear_ints(enc, b.docs[0]))
+
+
+def yaml_empty_comment_items(mine: Any, theirs: Any) -> tuple[Any, int]:
+    """docs/formats.md#yaml "Where sops is lossy": sops holds an empty comment (``#``) in a list
+    as a list item and decrypts it to ``- ""``; pysops keeps the comment. ``theirs`` (sops's
+    decrypt) without the ``""`` items that ``mine``'s list at the same place lacks, and how many
+    were removed (each must match an extra empty comment of ``mine``: the caller checks)."""
+    if not (isinstance(mine, tuple) and isinstance(theirs, tuple) and mine[0] == theirs[0]):
+        return theirs, 0
+    removed = 0
+    if mine[0] == "seq":
+        extra = len(theirs[1]) - len(mine[1])
+        items: list[Any] = []
+        j = 0
+        for t in theirs[1]:
+            if extra > 0 and t == ("str", "") and (j >= len(mine[1]) or mine[1][j] != t):
+                extra -= 1
+                removed += 1
+                continue
+            if j < len(mine[1]):
+                t, r = yaml_empty_comment_items(mine[1][j], t)
+                removed += r
+            items.append(t)
+            j += 1
+        return ("seq", items), removed
+    if mine[0] == "map" and len(mine[1]) == len(theirs[1]):
+        pairs = []
+        for (_, mv), (tk, tv) in zip(mine[1], theirs[1], strict=True):
+            tv, r = yaml_empty_comment_items(mv, tv)
+            removed += r
+            pairs.append((tk, tv))
+        return ("map", pairs), removed
+    return theirs, 0
+
+
+def ini_double_marker(text: str) -> str | None:
+    """docs/formats.md#ini Round trips: a comment whose first line holds two markers (``; #double``)
+    is printed so by pysops, as ``# double`` by sops (read back as ``double``): the text sops
+    prints for the comment pysops prints as ``text``, when it starts with a second marker."""
+    if len(text) > 1 and text[0] in ";#" and text[1:].strip():
+        return text[1:].strip()
+    return None
+
+
+#: format -> comment rule for (b): the comment text sops prints for one pysops prints otherwise
+COMMENT_RULES: dict[str, Callable[[str], str | None]] = {"ini": ini_double_marker}
+SEMANTIC_RULES["yaml-empty-comment-list-item"] = (
+    'docs/formats.md#yaml Where sops is lossy: an empty comment in a list, which sops decrypts to `- ""`'
+)
+SEMANTIC_RULES["json-clear-int"] = (
+    "docs/formats.md#json Numbers: an integer up to 2^53 is an int, also when left in clear in a sops file"
+)
+SEMANTIC_RULES["ini-double-marker-comment"] = (
+    "docs/formats.md#ini Round trips: `; #double` decrypts to `; #double` (sops: `# double`)"
+)
 
 
 def dotenv_use_value(v: str) -> str:

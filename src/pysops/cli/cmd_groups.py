@@ -26,10 +26,10 @@ FileOption = Annotated[str, typer.Option("--file", "-f", help="the encrypted fil
 
 def _write(file: str, data: bytes, opened: Any, in_place: bool) -> None:
     from pysops.cli.inputs import pick_format, write_stdout
-    from pysops.cli.mutate import encrypted_with_metadata, store_options_for, write_back
+    from pysops.cli.mutate import store_options_for, write_back
 
     fmt = pick_format(None, file)
-    result = encrypted_with_metadata(data, fmt, opened, store_options_for(file, fmt))
+    result = opened.with_metadata(data, output_format=fmt, store_options=store_options_for(file, fmt))
     if in_place:
         write_back(file, data, result)
     else:

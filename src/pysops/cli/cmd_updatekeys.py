@@ -61,7 +61,6 @@ def update_file(
     from pysops.cli.inputs import absolute, load_config, pick_format, store_options
     from pysops.cli.mutate import (
         config_flag,
-        encrypted_with_metadata,
         open_encrypted,
         read_encrypted,
         rewrappable,
@@ -113,7 +112,7 @@ def update_file(
         sys.stderr.write(f"pysops: a recipient was removed, so the data key of {file} was rotated\n")
     else:
         opened.rewrap(new, threshold)
-        result = encrypted_with_metadata(data, fmt, opened, options)
+        result = opened.with_metadata(data, output_format=fmt, store_options=options)
     write_back(file, data, result)
     sys.stderr.write(f"pysops: file {file} synced with new keys\n")
 

@@ -110,13 +110,6 @@ def rewrappable(opened: Any) -> list[list[Any]]:
     return recipients
 
 
-def encrypted_with_metadata(data: bytes, fmt: str, opened: Any, options: dict[str, Any]) -> bytes:
-    """The encrypted file re-rendered with ``opened``'s new metadata block: values,
-    ``lastmodified`` and ``mac`` stay byte for byte (the data key did not change)."""
-    result: bytes = opened.with_metadata(data, output_format=fmt, store_options=options)
-    return result
-
-
 def looks_encrypted(path: str) -> bool:
     """Whether a file looks like a sops-encrypted file (has an ``ENC[AES256_GCM,`` value and a
     ``sops`` metadata key); ``--recursive`` picks files with this cheap test."""

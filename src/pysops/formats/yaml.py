@@ -228,6 +228,11 @@ class _Parser:
         if self.last_item is not None:
             last_frame, end = self.last_item
             if last_frame is frame and "\n" not in text[end:pos] and frame.node.items:
+                if not frame.is_map and not frame.flow and _ends_with_empty_item(frame.node):
+                    # "-  # c": where it goes depends on whether the list ends here
+                    # (``resolve_pending``)
+                    self.pending = _PendingComments([(comment, -1, pos)], list(self.stack), self.prev_end, False)
+                    return
                 frame.node.items.insert(len(frame.node.items) - 1, comment)
                 return
         frame.node.items.append(comment)
@@ -254,6 +259,26 @@ class _Parser:
             for comment, _, _ in pending.comments:
                 inner.node.items.append(comment)
             return
+        if not inner.is_map and _ends_with_empty_item(inner.node):
+            if head_target is not inner.node:
+                # go-yaml attaches the comments after an empty last item ("-" alone) of a block
+                # list to the enclosing mapping at their column, not to the list (sops seals
+                # them there); those before it, after a nested collection, are that collection's
+                tail = _empty_tail_start(inner.node)
+                lifted = [c for c in pending.comments if tail is None or c[2] >= tail]
+                for comment, col, pos in lifted:
+                    self._append(self._deepest(snapshot, col if col >= 0 else self.column(pos)), comment)
+                pending.comments = [c for c in pending.comments if not (tail is None or c[2] >= tail)]
+                if not pending.comments:
+                    return
+                self._place_comments(pending, inner, head_target, next_col, next_index, document_end)
+                return
+            if pending.comments[0][1] < 0:
+                # the list goes on: the line comment of the empty item is the list's, before it
+                comment = pending.comments.pop(0)[0]
+                inner.node.items.insert(len(inner.node.items) - 1, comment)
+                if not pending.comments:
+                    return
         self._place_comments(pending, inner, head_target, next_col, next_index, document_end)
 
     def _place_comments(self, pending: _PendingComments, inner: _Frame, head_target: Mapping | Sequence | None,
@@ -333,8 +358,13 @@ class _Parser:
             if at_document_end:
                 # trailing comments of a document go to the deepest block at their indentation
                 target: Mapping | Sequence | None = (
-                    inner.node if index == 0 and inner.col <= col else self._deepest(pending.snapshot, col)
+                    inner.node if index == 0 and inner.col <= col else self._at_end(pending.snapshot, col)
                 )
+                following = groups[index + 1][1] if index + 1 < len(groups) else current
+                if index == 0 and ended_by == "foot" and following and following[0][1] < col:
+                    # a first group right above a less indented one is the foot of the block
+                    # that ended, as go-yaml reads it (also before a key at that column)
+                    target = inner.node
             elif index == 0:
                 to_next = ended_by == "blank" and dedented and (col < next_col or (col == next_col and last))
                 target = head_target if to_next else inner.node
@@ -347,6 +377,10 @@ class _Parser:
                     # other column (and left of an indented root's column) go-yaml keeps it in
                     # the list
                     target = self._at_column(pending.snapshot, col) or inner.node
+                    if any(f.node is head_target for f in pending.snapshot[1:-1] if not f.is_map):
+                        # ... but not while a list between them goes on: go-yaml keeps it in
+                        # the list that ended (a foot comment of that item)
+                        target = inner.node
             elif (after_blank and not previous_dedented) or col <= next_col:
                 target = head_target
             else:
@@ -359,9 +393,30 @@ class _Parser:
             head = col <= next_col or (groups and not groups[-1][2])
             target = head_target if head else inner.node
             if at_document_end:
-                target = self._deepest(pending.snapshot, col)
+                target = self._at_end(pending.snapshot, col)
             for comment, _, _ in current:
                 self._append(target, comment)
+
+    def _lift_comments_of_empty_tail(self, node: Sequence) -> None:
+        """A block list that ends with empty items ("-" alone): go-yaml attaches the comments
+        after its last non-empty item (a line comment on its anchor included) to the enclosing
+        mapping at their column, where sops seals them (and where sops's own round trip loses
+        some of them)."""
+        items = node.items
+        cut = len(items)
+        while cut and (isinstance(items[cut - 1], Comment) or _is_empty_item(items[cut - 1])):
+            cut -= 1
+        if cut and not isinstance(items[cut - 1], Scalar):
+            return  # after a nested collection: that collection's foot comments, as placed
+        tail = items[cut:]
+        if not any(isinstance(item, Comment) for item in tail):
+            return
+        del items[cut:]
+        items.extend(item for item in tail if not isinstance(item, Comment))
+        for item in tail:
+            if isinstance(item, Comment):
+                pos = item.span[0] if item.span is not None else node.span[0] if node.span else 0
+                self._append(self._deepest(self.stack, self.column(pos)), item)
 
     def _blank_lines(self, start: int, end: int) -> int:
         """Number of whitespace-only lines in ``text[start:end]`` (whole lines)."""
@@ -377,6 +432,12 @@ class _Parser:
                 assert isinstance(frame.node, Mapping)
                 return frame.node
         return None
+
+    @classmethod
+    def _at_end(cls, snapshot: list[_Frame], col: int) -> Mapping | Sequence:
+        """The container of a comment at the end of a document: the block mapping at its column,
+        the root when it is at no mapping's column (go-yaml)."""
+        return cls._at_column(snapshot, col) or snapshot[0].node
 
     @staticmethod
     def _deepest(snapshot: list[_Frame], col: int) -> Mapping | Sequence:
@@ -434,6 +495,9 @@ class _Parser:
                         else:
                             end = start
                     frame.node.span = (frame.start, end)
+                    if not frame.is_map and not frame.flow and stack and _ends_with_empty_item(frame.node):
+                        assert isinstance(frame.node, Sequence)
+                        self._lift_comments_of_empty_tail(frame.node)
                     if frame.flow:
                         self.last_flow_closed = (frame.node, end)
                         self.prev_end = end
@@ -797,6 +861,34 @@ class _Parser:
         first = value.span[0] if value.span is not None else 0
         pos = text.rfind("sops", 0, first)
         return pos if pos != -1 else first
+
+
+def _ends_with_empty_item(node: Mapping | Sequence) -> bool:
+    """Whether the last item of ``node`` is an empty value with no text ("-" alone)."""
+    for item in reversed(node.items):
+        if isinstance(item, Comment):
+            continue
+        return _is_empty_item(item)
+    return False
+
+
+def _empty_tail_start(node: Sequence | Mapping) -> int | None:
+    """Where the trailing empty items of a list start when a collection precedes them (its
+    comments before that point stay its own), else None (every comment goes)."""
+    items = node.items
+    cut = len(items)
+    while cut and (isinstance(items[cut - 1], Comment) or _is_empty_item(items[cut - 1])):
+        cut -= 1
+    if not cut or isinstance(items[cut - 1], Scalar):
+        return None
+    for item in items[cut:]:
+        if isinstance(item, Scalar) and item.span is not None:
+            return item.span[0]
+    return None
+
+
+def _is_empty_item(item: object) -> bool:
+    return isinstance(item, Scalar) and item.value is None and item.span is not None and item.span[0] == item.span[1]
 
 
 def _after_blank_line(text: str, line_start: int) -> bool:
@@ -1440,8 +1532,11 @@ def _blank_before_metadata(
             if stripped:
                 if not stripped.startswith("#"):
                     return False
-                depth = _comment_depth(root, line_start + line.index("#"))
-                return depth >= 0 if indented else depth > 0
+                column = line.index("#")
+                depth = _comment_depth(root, line_start + column)
+                # a root comment indented past column 0 right above "sops:" is, for go-yaml, the
+                # foot of the entry before it when that entry holds a deeper mapping
+                return depth >= 0 if indented else depth > 0 or (depth == 0 and column > 0)
             pos = line_start
     return False
 
