@@ -218,3 +218,32 @@ def test_set_waits_for_then_refuses_a_file_locked_by_edit(tmp_path: Path, clean_
     assert r.code == 3 and "pysops: error:" in r.stderr
     assert time.monotonic() - start >= 4.5
     assert plain.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ('a: 1\nkey97: "true" # comment\nb: 2\n', []),
+        ("a: 1\nid_u: -dash  # comment\nb: 2\n", ["--unencrypted-suffix", "_u"]),
+        ('a: 1\nkey97: "true" # comment\n', []),
+    ],
+)
+def test_unset_of_a_value_with_a_comment_on_its_line_removes_it_like_sops(
+    tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any, text: str, args: list[str]
+) -> None:
+    """Found by the differential fuzzer (yaml:e.unset.data): the comment on the value's line sits
+    before the entry in the tree but after it in the text, and unset used to leave the file as it
+    was (exit 0)."""
+    index = '["id_u"]' if "id_u" in text else '["key97"]'
+    plain = tmp_path / "p.yaml"
+    plain.write_text(text)
+    ours, theirs = tmp_path / "ours.yaml", tmp_path / "theirs.yaml"
+    assert pysops(["encrypt", *args, "--age", age_key.recipient, "--output", str(ours), str(plain)], env).code == 0
+    r = run_sops(["encrypt", *args, "--age", age_key.recipient, str(plain)], env)
+    theirs.write_bytes(r.stdout)
+    assert pysops(["unset", str(ours), index], env).code == 0
+    assert run_sops(["unset", str(theirs), index], env).code == 0
+    a = run_sops(["decrypt", "--output-type", "json", str(ours)], env)
+    b = run_sops(["decrypt", "--output-type", "json", str(theirs)], env)
+    assert (a.code, a.stdout) == (0, b.stdout)
+    assert b"key97" not in a.stdout and b"id_u" not in a.stdout

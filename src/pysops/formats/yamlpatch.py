@@ -101,13 +101,18 @@ class _Patcher:
             raise _Unsupported("an item without a position")
         return node.span
 
-    def item_start(self, container: Mapping | Sequence, index: int) -> int:
-        """Where item ``index`` of a block container begins: its key, or its ``-``."""
+    def item_start(self, container: Mapping | Sequence, index: int, value_start: int) -> int:
+        """Where item ``index`` of a block container begins: its key, or its ``-``.
+
+        ``value_start`` is where the item's value begins in the text: a comment on the item's
+        own line sits before it in ``items`` but after it in the text, and is passed over."""
         if container.span is None:
             raise _Unsupported("a container without a position")
-        if index == 0:
-            return container.span[0]
-        return self.skip_blank(self.span_of(container.items[index - 1])[1])
+        for item in reversed(container.items[:index]):
+            start, end = self.span_of(item)
+            if start < value_start:
+                return self.skip_blank(end)
+        return container.span[0]
 
     def check_start(self, container: Mapping | Sequence, start: int, key: str | None) -> None:
         text = self.text
@@ -186,7 +191,7 @@ class _Patcher:
         if old is None or old.span is None:
             raise _Unsupported("replacing a value without a position")
         item = container.items[index]
-        start = self.item_start(container, index)
+        start = self.item_start(container, index, old.span[0])
         self.check_start(container, start, item.key if isinstance(item, Entry) else None)
         end = self.line_after(old.span[1])
         col = self.column(start)
@@ -203,7 +208,7 @@ class _Patcher:
         text = self.text
         if change.old is None or change.old.span is None:
             raise _Unsupported("removing a value without a position")
-        start = self.item_start(container, change.position)
+        start = self.item_start(container, change.position, change.old.span[0])
         self.check_start(container, start, None)
         end = self.line_after(change.old.span[1])
         if not _members(container) and change.container_path:
