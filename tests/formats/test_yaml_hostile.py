@@ -58,7 +58,9 @@ def test_billion_laughs_is_refused_in_bounded_memory(tmp_path: Path) -> None:
         "    yaml.parse(open(sys.argv[1], 'rb').read())\n"
         "except InputTooComplex as exc:\n"
         "    print('refused', exc.exit_code)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over execve from the forking process
+        # (a large pytest process would be measured instead of this child)
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script, str(bomb)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
