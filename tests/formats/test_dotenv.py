@@ -94,6 +94,8 @@ def test_metadata_lines_are_taken_out_and_unflattened() -> None:
 
 
 def test_sops_functional_fixture() -> None:
+    if not FIXTURES.is_dir():
+        pytest.skip("../shared/fixtures (sops's functional-test files) is not beside this checkout")
     data = (FIXTURES / "format.enc.env").read_bytes()
     doc = dotenv.parse(data)
     (entry,) = doc.branches[0].items

@@ -117,6 +117,8 @@ def test_parse_errors_name_the_line_not_the_value(text: bytes, line: int, reason
 
 
 def test_sops_functional_fixtures() -> None:
+    if not FIXTURES.is_dir():
+        pytest.skip("../shared/fixtures (sops's functional-test files) is not beside this checkout")
     for name, version in [("format.enc.ini", "3.13.2"), ("format-2.enc.ini", "3.13.1")]:
         data = (FIXTURES / name).read_bytes()
         doc = ini.parse(data)
