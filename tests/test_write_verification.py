@@ -267,20 +267,23 @@ def test_merge_driver_refuses_a_merge_that_does_not_read_back(
         gitdriver.merge_files(base, ours, theirs, "x.yaml", options=age_options(age_key), tmp_base=str(tmp_path))
 
 
-def test_cli_flow_style_yaml_without_metadata_never_reaches_disk(
-    clean_env: dict[str, str], pysops: Any, age_key: AgeKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_cli_flow_style_yaml_encrypts_to_a_file_both_tools_decrypt(
+    clean_env: dict[str, str], pysops: Any, age_key: AgeKey, tmp_path: Path
 ) -> None:
-    """The issue's reproduction, at the CLI: whatever the YAML store does with a top-level flow
-    mapping, ``encrypt -i`` either writes a file that decrypts or leaves the input as it was."""
+    """The issue's reproduction, at the CLI: ``encrypt -i`` of a top-level flow mapping writes a
+    file with its metadata, which pysops and sops both decrypt to the same data."""
+    from tests.conftest import run_sops
+
     target = tmp_path / "t.yaml"
-    original = b'{"a": 2, "b": "ba", "c": [1,2]}'
-    target.write_bytes(original)
+    target.write_bytes(b'{"a": 2, "b": "ba", "c": [1,2]}')
     env = age_env(clean_env, age_key)
-    result = pysops(["encrypt", "-i", "--age", age_key.recipient, str(target)], env)
-    if result.code == 0:
-        assert pysops(["decrypt", str(target)], env).code == 0
-    else:
-        assert target.read_bytes() == original
+    assert pysops(["encrypt", "-i", "--age", age_key.recipient, str(target)], env).code == 0
+    assert b"\nsops:\n" in target.read_bytes()
+    ours = pysops(["decrypt", "--output-type", "json", str(target)], env)
+    theirs = run_sops(["decrypt", "--output-type", "json", str(target)], env)
+    assert ours.code == 0 and theirs.code == 0
+    assert ours.stdout == theirs.stdout
+    assert b'"b": "ba"' in ours.stdout
 
 
 def test_sops_reads_what_passed_verification(clean_env: dict[str, str], age_key: AgeKey, tmp_path: Path) -> None:

@@ -46,11 +46,13 @@ from pysops.errors import (
     FileChangedOnDisk,
     FileHasNotBeenModified,
     GenericError,
+    InputTooComplex,
     Interrupted,
     MetadataNotFound,
     NeedAtLeastOneDocument,
     NoEditorFound,
     NoFileSpecified,
+    ParseError,
     PysopsError,
     WriteVerificationFailed,
 )
@@ -534,10 +536,17 @@ def _read_current(path: str) -> bytes | None:
 
 
 def _open(data: bytes, input_format: str, options: api.DecryptOptions | None) -> api.OpenedFile:
+    """Open the existing file. sops reports one it cannot parse with exit 1 (checked against sops
+    3.11), not with the parse error's 2, which ``edit`` keeps for a syntax error in the *edited*
+    text (docs/edit.md); a hostile-input bound keeps its exit 2."""
     try:
         return api.open_file(data, input_format=input_format, options=options)
     except NeedAtLeastOneDocument:
         raise MetadataNotFound("sops metadata not found", hint="the file is empty, not encrypted") from None
+    except InputTooComplex:
+        raise
+    except ParseError as exc:
+        raise GenericError(exc.message, hint=exc.hint) from None
 
 
 def _seal(

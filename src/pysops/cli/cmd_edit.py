@@ -105,8 +105,6 @@ def edit(
             shamir_threshold=shamir_secret_sharing_threshold,
             mac_only_encrypted=mac_only_encrypted,
         )
-    else:
-        _check_parses(file, in_fmt)
     edit_file(
         file,
         input_format=in_fmt,
@@ -120,25 +118,3 @@ def edit(
         prompt=terminal_prompt,
     )
 
-
-def _check_parses(file: str, fmt: str) -> None:
-    """sops reports an existing file it cannot parse with exit 1 (checked against sops 3.11), not
-    with the parse error's 2, which ``edit`` keeps for a syntax error in the *edited* text
-    (docs/edit.md). A hostile-input bound keeps its exit 2; a file that cannot be read is left to
-    ``edit_file`` to report."""
-    from pysops.errors import GenericError, InputTooComplex, NeedAtLeastOneDocument, ParseError
-    from pysops.formats import get_store
-
-    try:
-        with open(file, "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return
-    try:
-        get_store(fmt).parse(data)
-    except NeedAtLeastOneDocument:
-        return  # an empty file: edit_file reports it as sops does ("sops metadata not found")
-    except InputTooComplex:
-        raise
-    except ParseError as exc:
-        raise GenericError(exc.message, hint=exc.hint) from None
