@@ -416,3 +416,38 @@ def test_eight_concurrent_sets_lose_no_update(tmp_path: Path, env: dict[str, str
         assert (code == 0 and f"k{i}: {i}\n" in plain) or (code == 3 and f"k{i}:" not in plain), (i, code, err)
     assert any(code == 0 for code, _ in results)
     assert _leftovers(tmp_path, "s.yaml") == []
+
+
+def test_a_write_back_waits_for_the_lock_and_never_overwrites_the_holders_change(tmp_path: Path) -> None:
+    """The lost update the lock prevents, made deterministic: another pysops writer holds the
+    file's lock and is about to write; our ``set`` (``write_back``) must wait for it, then see the
+    file changed and refuse (exit 3) instead of writing over the other change. Eight concurrent
+    processes hit this window too rarely to notice a missing lock."""
+    import threading
+
+    from pysops.cli.mutate import write_back
+    from pysops.errors import CouldNotWriteOutputFile
+
+    f = tmp_path / "s.yaml"
+    f.write_bytes(b"original\n")
+    outcome: list[BaseException | None] = []
+
+    def ours() -> None:
+        try:
+            write_back(str(f), b"original\n", b"ours\n")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    with edit.file_lock(f):
+        thread = threading.Thread(target=ours)
+        thread.start()
+        thread.join(timeout=1.0)  # a writer without the lock would have written by now
+        assert f.read_bytes() == b"original\n"
+        f.write_bytes(b"theirs\n")  # the holder's write
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], CouldNotWriteOutputFile), outcome
+    assert outcome[0].exit_code == 3
+    assert f.read_bytes() == b"theirs\n"
