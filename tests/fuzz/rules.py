@@ -283,6 +283,10 @@ def _ini_comment(line: str) -> bool:
     return line.lstrip()[:1] in (";", "#")
 
 
+def _ini_unindent_comments(lines: list[str]) -> list[str]:
+    return [x.lstrip() if _ini_comment(x) else x for x in lines]
+
+
 def _ini_blanks_moved(a: list[str], b: list[str]) -> bool:
     """Only blank lines changed, none was added, and each change is next to a comment line (moved
     above a comment block, or dropped inside an encrypted one: docs/formats.md#ini Round trips)."""
@@ -324,9 +328,14 @@ def _ini_move_header_comments(data: bytes, above_blanks: bool) -> bytes:
     """``[name] ; note`` -> ``; note`` on its own line above ``[name]`` (the documented layout),
     right above it or above the blank lines before it."""
     out: list[bytes] = []
+    block = False  # comment lines since the last key or header: part of the header's comment
     for line in data.splitlines(keepends=True):
         m = re.match(rb"(\s*\[.*\])([ \t]*)([;#].*?)(\r?\n?)$", line)
-        if m and b"]" not in m.group(3):
+        # (an empty comment, `[name] ;` alone, is not encrypted and stays: docs/formats.md#ini Writing)
+        empty = m is not None and not block and not m.group(3).rstrip().lstrip(m.group(3)[:1] + b" ")
+        if line.strip():
+            block = line.lstrip()[:1] in (b";", b"#")
+        if m and b"]" not in m.group(3) and not empty:
             k = len(out)
             while above_blanks and k and not out[k - 1].strip():
                 k -= 1
@@ -383,6 +392,14 @@ def _explain_lines(fmt: str, before: bytes, after: bytes) -> set[str] | None:
         a, b = _mask_blocks(before, a), _mask_blocks(after, b)
     if fmt == "ini" and [x for x in a if x.strip()] == [x for x in b if x.strip()]:
         return rules | {"ini-blank-lines-moved"} if _ini_blanks_moved(a, b) else None
+    if fmt == "ini":
+        # both at once: comment lines lost their indentation and blank lines moved
+        na, nb = _ini_unindent_comments(a), _ini_unindent_comments(b)
+        if na != a and [x for x in na if x.strip()] == [x for x in nb if x.strip()]:
+            if na == nb:
+                return rules | {"ini-comment-indent-lost"}
+            if _ini_blanks_moved(na, nb):
+                return rules | {"ini-comment-indent-lost", "ini-blank-lines-moved"}
     if fmt == "yaml" and _flow_top(a):
         got = _flow_top_explained("".join(a), "".join(b))
         if got is None:

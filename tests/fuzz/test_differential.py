@@ -44,10 +44,6 @@ KNOWN_OPEN: set[str] = {
     "yaml:e.unset.data",  # `  id_u: x  # c`: pysops unset leaves `id_u: null` (the key stays)
     "yaml:e.rotate.comments",
     "yaml:e.updatekeys.comments",
-    # INI: sops 3.11 panics (index out of range) on an empty comment `#` before a key with
-    # --encrypted-regex, on its own encrypt and on decrypting the file pysops writes
-    "ini:sops-refuses:encrypt",
-    "ini:sops-cannot-decrypt-pysops",
 }
 
 

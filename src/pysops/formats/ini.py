@@ -880,8 +880,12 @@ def _fresh_section(out: _Output, entry: Entry) -> None:
     names: set[str] = set()
     for item in mapping.items:
         if isinstance(item, Comment):
-            if item.text:  # an empty comment is not written (go-ini skips it)
-                (keys[-1][2] if keys else leading).append(item.text)
+            group = keys[-1][2] if keys else leading
+            # An empty comment is not written (go-ini skips it), nor a blank one that would
+            # start a key's or section's comment: sops would read that comment as starting with
+            # an empty line, on which it panics (see _check_sops_can_write_comments).
+            if item.text.strip() if not group else item.text:
+                group.append(item.text)
             continue
         value = _scalar_of(entry.key, item)
         if item.key in names:
@@ -929,9 +933,16 @@ def _render_key(text: str, record: _KeyRecord, present: set[int]) -> str:
     return _apply(text, record.chunk, splices)
 
 
-def _render_section(out: _Output, text: str, record: _SectionRecord, present: set[int]) -> None:
+def _render_section(out: _Output, text: str, record: _SectionRecord, present: set[int], first: bool) -> None:
     owned: set[int] = set()
-    if record.header is not None:
+    if record.header is not None and first and record.entry.key == DEFAULT_SECTION and record.comment is None:
+        # An explicit [DEFAULT] that now comes first (the implicit one before it was unset): with
+        # its header it would read back as a second section after an empty implicit one; without
+        # it, its keys are the implicit section, as go-ini (and so sops) writes a first DEFAULT.
+        if not out.is_empty():
+            out.end_line()
+            out.add(text[record.header[0] : record.line_start])
+    elif record.header is not None:
         splices: list[Splice] = []
         if record.entry.key != record.name:
             _check_section_name(record.entry.key)
@@ -999,6 +1010,7 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
     out = _Output(_eol_of_line(text, 0) if state is not None else "\n")
     head = text[: state.head] if state is not None else ""  # a byte order mark
     present = _ids(root)
+    first_section = True
     for item in root.items:
         if isinstance(item, Comment):
             # sops drops a comment outside any section; pysops keeps it, after a blank line and
@@ -1012,16 +1024,63 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
             continue
         record = state.sections.get(id(item)) if state is not None else None
         if record is not None and record.entry is item and record.mapping is item.value:
-            _render_section(out, text, record, present)
+            _render_section(out, text, record, present, first_section)
             out.in_comment = False
         else:
             _fresh_section(out, item)
+        first_section = False
     if metadata is not None:
+        _check_sops_can_write_comments(out.text())
         out.end_line()
         if not out.is_empty():
             out.add(out.eol)
         out.add(_metadata_section(metadata, out.eol))
     return _encode(head + out.text())
+
+
+#: A line holding only a run of one comment marker and spaces (``#``, ``;;``, ``# #``): where it
+#: starts a comment of several lines, sops 3.11 cannot write that comment (see below).
+_LONE_MARKER_LINE = re.compile(r"^[^\S\n]*(?:#[# ]*|;[; ]*)$", re.MULTILINE)
+
+
+def _check_sops_can_write_comments(text: str) -> None:
+    """Refuse an encrypted output holding a clear comment that sops 3.11 cannot write back.
+
+    sops's text for a comment is go-ini's comment without the run of marker and spaces that
+    starts it; when the first line holds nothing else and more lines follow (``#`` then
+    ``; note``, or ``#`` then ``key = v ; note``), that text starts with an empty line, on which
+    go-ini's writer panics ("index out of range", exit 2) whenever sops writes the file: its own
+    encrypt of such an input and its decrypt of any file holding the comment in clear. An
+    encrypted comment is fine (sops decrypts pysops's stand-in text, see ``_make_comment``), so
+    this only refuses comments the selection rules leave in clear (``encrypted_regex``,
+    ``encrypted_suffix``, the comment regexes), exactly where sops's own encrypt panics.
+    ``text`` is the output without its ``[sops]`` section (a comment above that section is
+    dropped by sops, so it cannot make sops panic).
+    """
+    if _LONE_MARKER_LINE.search(text) is None:
+        return  # the common case: no candidate line at all
+    try:
+        state = _parse(text).state
+    except _ReadError:
+        return  # not INI that go-ini reads: the read-back check (api.verify_sealed) reports it
+    assert isinstance(state, _State)
+    for section in state.sections.values():
+        if section.comment is not None and section.comment.original.startswith(" \n"):
+            _refuse_comment(f"of section [{section.name}]")
+        for key in section.keys.values():
+            if key.comment is not None and key.comment.original.startswith(" \n"):
+                where = "the DEFAULT section" if section.header is None else f"section [{section.name}]"
+                _refuse_comment(f"of key {key.key!r} in {where}")
+
+
+def _refuse_comment(where: str) -> None:
+    raise ErrorDumpingTree(
+        f"cannot write the comment {where} in clear: its first line is only a comment marker and"
+        " more lines follow, which sops 3.11 cannot read back (it panics on such a file)",
+        hint="write some text after that marker or delete the line (encrypted comments, as with"
+        " the default rules, are not affected)",
+        exit_code=2,  # sops's exit status when it panics on the same input
+    )
 
 
 __all__ = ["DEFAULT_SECTION", "METADATA_SECTION", "parse", "render"]
