@@ -67,7 +67,7 @@ def test_dotenv_values_are_unquoted_when_they_leave_dotenv(
 ) -> None:
     plain = tmp_path / "s.env"
     env = age_env(clean_env, age_key)
-    path = _encrypt(pysops, plain, b'A="quoted value"\nB=\'single\'\nC=plain\n', "e.env", age_key, env)
+    path = _encrypt(pysops, plain, b"A=\"quoted value\"\nB='single'\nC=plain\n", "e.env", age_key, env)
     ours = pysops(["decrypt", "--output-type", "json", str(path)], env)
     assert json.loads(ours.stdout) == {"A": "quoted value", "B": "single", "C": "plain"}
     # dotenv -> dotenv keeps the text verbatim, as sops does
@@ -95,11 +95,38 @@ def test_stores_indent_from_config(enc_yaml: tuple[Path, dict[str, str]], pysops
     assert ours.stdout.startswith(b'{\n  "a": 1,')
 
 
-def test_binary_round_trip_and_to_yaml(tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey,
-                                       pysops: Any) -> None:
+def test_binary_round_trip_and_to_yaml(tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     plain = tmp_path / "blob.bin"
     env = age_env(clean_env, age_key)
     path = _encrypt(pysops, plain, b"\x00\x01binary\xff", "blob.enc", age_key, env)
     assert json.loads(path.read_bytes())["data"].startswith("ENC[")
     assert pysops(["decrypt", str(path)], env).stdout == plain.read_bytes()
     assert run_sops(["decrypt", str(path)], env).stdout == plain.read_bytes()
+
+
+def test_ini_section_holding_only_a_comment_converts_to_an_empty_mapping(
+    tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
+) -> None:
+    """A section with nothing but a comment is an empty mapping, not null, in the YAML written
+    from it (go-yaml's `x: {` … `}` around the comment); found by the fuzzer
+    (ini:e.output-type-yaml.data)."""
+    path = _encrypt(pysops, tmp_path / "s.ini", b"; c\n[x]\n[y]\nk = 1\n", "e.ini", age_key, clean_env)
+    env = age_env(clean_env, age_key)
+    ours = pysops(["decrypt", "--output-type", "yaml", str(path)], env)
+    assert ours.code == 0, ours.stderr
+    assert b"x: {\n    #c\n}\n" in ours.stdout
+    back = tmp_path / "back.yaml"
+    back.write_bytes(ours.stdout)
+    as_json = pysops(
+        [
+            "decrypt",
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "json",
+            str(_encrypt(pysops, back, ours.stdout, "b.yaml", age_key, clean_env)),
+        ],
+        env,
+    )
+    theirs = run_sops(["decrypt", "--output-type", "json", str(path)], env)
+    assert json.loads(as_json.stdout) == json.loads(theirs.stdout) == {"DEFAULT": {}, "x": {}, "y": {"k": "1"}}

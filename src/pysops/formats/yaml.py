@@ -1691,6 +1691,15 @@ def _emit_node_value(value: Node, head: str, child: int, step: int, lines: list[
         if not value.items:
             lines.append(head + (" {}" if isinstance(value, Mapping) else " []"))
             return
+        if not any(not isinstance(item, Comment) for item in value.items):
+            # only comments (an INI section holding just a comment): go-yaml writes the empty
+            # collection in flow style around them, so it reads back empty and not as null
+            opening, closing = ("{", "}") if isinstance(value, Mapping) else ("[", "]")
+            lines.append(f"{head} {opening}")
+            pad = " " * child
+            lines.extend(f"{pad}#{_comment_lines(item.text, pad)}" for item in value.items if isinstance(item, Comment))
+            lines.append(" " * (len(head) - len(head.lstrip(" "))) + closing)
+            return
         lines.append(head)
         _emit_tree(value, child, step, lines, None, False, keep)
     elif keep is not None and id(value) in keep:
