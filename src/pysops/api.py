@@ -879,7 +879,10 @@ def extract_value(doc: Document, path: Sequence[str | int], output_format: str) 
     if isinstance(node, Scalar) and isinstance(node.value, str):
         return node.value.encode("utf-8", "surrogateescape")
     if isinstance(node, MappingNode):
-        sub = Document(format="extract", branches=[node])
+        # as sops: the mapping replaces the first document; YAML writes the other documents
+        # after it, the other stores write the first document only
+        rest = doc.branches[1:] if output_format == "yaml" else []
+        sub = Document(format="extract", branches=[node, *rest])
         return get_store(output_format).render(sub, None, None)
     from pysops.formats.extract import emit_value  # other scalars and lists: the store's form
 
@@ -1021,7 +1024,11 @@ def apply_change(opened: OpenedFile, change: Any) -> OpenedFile:
         return opened
     state = opened.doc.state
     text = ("\ufeff" if getattr(state, "bom", False) else "") + patched.text
-    doc = get_store("yaml").parse(text.encode("utf-8"))
+    try:
+        doc = get_store("yaml").parse(text.encode("utf-8"))
+    except PysopsError:
+        opened.doc.state = None  # a patch that does not read back: the tree is emitted afresh
+        return opened
     new_state = doc.state
     if getattr(new_state, "step", 0) is None:
         new_state.step = getattr(state, "step", None)  # keep the metadata block's indentation
@@ -1031,8 +1038,15 @@ def apply_change(opened: OpenedFile, change: Any) -> OpenedFile:
     holder: Any = None
     placeholder: Node | None = None
     if patched.node is not None:
-        container = container_at(doc.branches[0], patched.container_path)
-        members = [i for i, item in enumerate(container.items) if not isinstance(item, Comment)]
+        try:
+            container = container_at(doc.branches[0], patched.container_path)
+        except PysopsError:
+            container = None
+        items = [] if container is None else container.items
+        members = [i for i, item in enumerate(items) if not isinstance(item, Comment)]
+        if container is None or patched.ordinal >= len(members):
+            opened.doc.state = None  # the placeholder is not where the patch put it: emit afresh
+            return opened
         position = members[patched.ordinal]
         holder = container.items[position]
         if isinstance(holder, Entry):

@@ -296,7 +296,7 @@ class Harness:
             return []
 
     def _compare(self, out: Outcome, check: str, fmt: str, mine: bytes, theirs: bytes, what: str = "") -> str | None:
-        kind = semantic_diff(fmt, mine, theirs, sops_lossy=check == "a")
+        kind = semantic_diff(fmt, mine, theirs, sops_lossy=check == "a", source=out.case.data if check == "a" else None)
         if kind is not None:
             out.add(
                 f"{check}.{kind}",
@@ -431,7 +431,7 @@ class Harness:
             if not a.ok:
                 out.add(f"e.{verb}.sops-cannot-decrypt-pysops", f"exit {a.code}: {a.first_error()}")
             elif b.ok:
-                kind = semantic_diff(fmt, a.stdout, b.stdout, sops_lossy=True)
+                kind = semantic_diff(fmt, a.stdout, b.stdout, sops_lossy=True, source=case.data)
                 if kind is not None:
                     out.add(f"e.{verb}.{kind}", f"sops decrypt after pysops {verb} differs from after sops {verb}")
 
@@ -535,13 +535,16 @@ def semantic_diff(
     accept: Callable[[Any], list[Any]] | None = None,
     comment_accept: Callable[[str], str | None] | None = None,
     sops_lossy: bool = False,
+    source: bytes | None = None,
 ) -> str | None:
     """How two outputs in ``fmt`` differ: None, 'unreadable', 'data', 'number-form', 'comments'.
     ``normalize`` applies to both trees; ``accept(value of theirs)`` lists the other values
     ``mine`` may hold in its place (a documented rewriting of that value); ``comment_accept(c)``
     the text sops gives for a comment ``mine`` prints as ``c`` (or None: no other);
     ``sops_lossy``: ``theirs`` is sops's decrypt, where an empty YAML comment may be an
-    empty-string list item (``rules.yaml_empty_comment_items``)."""
+    empty-string list item (``rules.yaml_empty_comment_items``; with ``source``, the case's input,
+    also one per alias copy of an empty comment: ``rules.yaml_alias_empty_comments``) and a block
+    scalar's lines shifted (``rules.yaml_block_indicator_shift``)."""
     try:
         b = oracle.parse(fmt, theirs)
     except oracle.OracleError:
@@ -564,6 +567,10 @@ def semantic_diff(
         if 0 < removed <= sum(1 for c in a.comments if not c.strip()):
             b.docs = [t for t, _ in stripped]
             b.comments = b.comments + [""] * removed  # each item stands for an empty comment of mine
+        elif 0 < removed <= (rules.yaml_alias_empty_comments(source) if source is not None else 0):
+            b.docs = [t for t, _ in stripped]  # sops's copies of an anchored empty comment
+        if rules.YAML_EXPLICIT_INDICATOR.search(theirs):
+            a.docs = [rules.yaml_block_indicator_shift(x, y) for x, y in zip(a.docs, b.docs, strict=True)]
     kinds = {_tree_kind(x, y) for x, y in zip(a.docs, b.docs, strict=True)}
     kinds.discard(None)
     if kinds:

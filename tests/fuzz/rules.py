@@ -219,7 +219,9 @@ def _flow_top_explained(old: str, new: str) -> set[str] | None:
 
     def scalars(text: str) -> list[str]:
         toks = [t for t in _yaml_tokens(text) if t not in ("{", "}", "[", "]", ",", ":", "-", "?")]
-        toks = [t for t in toks if not t.startswith("#")]
+        # a tag and its scalar are one token before an alias takes the anchored value (a copy of
+        # `&s !!null ''` is `!!null ''`, not the tag alone)
+        toks = _merge_tags([t for t in toks if not t.startswith("#")])
         # an alias of a scalar may come back as its copy: compare the copy
         anchored: dict[str, str] = {}
         out: list[str] = []
@@ -624,6 +626,69 @@ def yaml_empty_comment_items(mine: Any, theirs: Any) -> tuple[Any, int]:
             pairs.append((tk, tv))
         return ("map", pairs), removed
     return theirs, 0
+
+
+#: a block scalar header with an explicit indentation indicator (``|4``, ``>-2``, ``|+4``)
+YAML_EXPLICIT_INDICATOR = re.compile(rb"(?:^|[\s:-])[|>](?:[1-9][-+]?|[-+][1-9])[ \t]*(?:#.*)?\r?$", re.M)
+
+
+def _shifted_lines(mine: str, theirs: str) -> bool:
+    """Whether ``theirs`` is ``mine`` with every non-empty line shifted by the same number of
+    leading spaces (some removed or added), at least one."""
+    a, b = mine.split("\n"), theirs.split("\n")
+    if len(a) != len(b) or mine == theirs:
+        return False
+    shift: int | None = None
+    for x, y in zip(a, b, strict=True):
+        if not x and not y:
+            continue
+        if x.lstrip(" ") != y.lstrip(" "):
+            return False
+        d = (len(x) - len(x.lstrip(" "))) - (len(y) - len(y.lstrip(" ")))
+        if d == 0 or (shift is not None and d != shift):
+            return False
+        shift = d
+    return shift is not None
+
+
+def yaml_block_indicator_shift(mine: Any, theirs: Any) -> Any:
+    """docs/formats.md#yaml-sops-block-indicator: sops (go-yaml v3) writes the indentation
+    indicator of a block scalar that starts with a space as ``4`` whatever column it writes the
+    content at (``- |4``, ``- key: |4``), so its decrypt shifts the leading spaces of every line of
+    that string. ``mine`` with each string that differs from ``theirs`` only so replaced by
+    theirs' (the caller applies it only when sops's text has such an indicator)."""
+    if mine == theirs:
+        return mine
+    if isinstance(mine, tuple) and isinstance(theirs, tuple) and mine[:1] == theirs[:1]:
+        if mine[0] in ("map", "seq") and len(mine[1]) == len(theirs[1]):
+            if mine[0] == "map":
+                return (
+                    "map",
+                    [
+                        (k, yaml_block_indicator_shift(v, tv))
+                        for (k, v), (_, tv) in zip(mine[1], theirs[1], strict=True)
+                    ],
+                )
+            return ("seq", [yaml_block_indicator_shift(x, y) for x, y in zip(mine[1], theirs[1], strict=True)])
+        strings = mine[0] == "str" and isinstance(mine[1], str) and isinstance(theirs[1], str)
+        if strings and _shifted_lines(mine[1], theirs[1]):
+            return theirs
+    return mine
+
+
+def yaml_alias_empty_comments(source: bytes) -> int:
+    """docs/formats.md#yaml-sops-alias-empty-comment: sops copies an anchored collection's comments
+    to each alias copy, and holds an empty comment in a list as a ``- ""`` item; pysops's copies
+    carry no comments. How many extra ``""`` items that may give sops's decrypt of its own file
+    (the empty comments of ``source`` times its aliases; 0 when it has no alias)."""
+    aliases = len(re.findall(rb"(?:^|[\s\[{,])\*[^\s,\[\]{}]+", source))
+    if not aliases:
+        return 0
+    try:
+        empty = sum(1 for c in oracle.parse_yaml(source).comments if not c.strip())
+    except oracle.OracleError:
+        return 0
+    return empty * aliases
 
 
 def ini_double_marker(text: str) -> str | None:

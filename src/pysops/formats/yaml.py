@@ -1009,6 +1009,12 @@ def parse(data: bytes) -> Document:
     gc.disable()
     try:
         doc = _parse_text(text)
+    except NeedAtLeastOneDocument as exc:
+        if exc.exit_code != 2 and not bom:
+            raise
+        # blank lines, comments or a byte order mark alone: not an empty file for sops, whose
+        # decoder fails on it ("EOF"), exit 2
+        raise NeedAtLeastOneDocument(f"{exc.message} (EOF)", exit_code=2) from None
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -1235,6 +1241,24 @@ def format_value(value: Value | None, *, flow: bool, old_style: str, block_inden
 # --------------------------------------------------------------------------------------------
 
 
+def _after_block_properties(text: str, pos: int) -> int:
+    """The first token after the anchor/tag properties of a block collection at ``pos``."""
+    size = len(text)
+    while pos < size:
+        char = text[pos]
+        if char in "&!":
+            while pos < size and text[pos] not in " \t\r\n":
+                pos += 1
+        elif char in " \t\r\n":
+            pos += 1
+        elif char == "#":
+            newline = text.find("\n", pos)
+            pos = size if newline == -1 else newline + 1
+        else:
+            break
+    return pos
+
+
 class _Splicer:
     def __init__(self, text: str, step: int) -> None:
         self.text = text
@@ -1252,6 +1276,7 @@ class _Splicer:
         push = stack.append
         while stack:
             item, col = pop()
+            parent = col
             if isinstance(item, Scalar):
                 if item.changed and item.span is not None:
                     self.splice_scalar(item, col)
@@ -1261,13 +1286,39 @@ class _Splicer:
             else:
                 span = item.span
                 if span is not None and not item.style.startswith("f"):
-                    col = span[0] - (text.rfind("\n", 0, span[0]) + 1)
+                    first = span[0]
+                    if text.startswith(("&", "!"), first):
+                        # an anchored or tagged block collection ("- &a" + its items on the
+                        # next lines) starts at its properties; its column is its first token's
+                        first = _after_block_properties(text, first)
+                    col = first - (text.rfind("\n", 0, first) + 1)
+                    if isinstance(item, Sequence) and self.splice_comment_only(item, col, parent):
+                        continue
                 if isinstance(item, Mapping):
                     for member in item.items:
                         push((member.value if isinstance(member, Entry) else member, col))
                 else:
                     for element in item.items:
                         push((element, col))
+
+    def splice_comment_only(self, node: Sequence, col: int, parent_col: int) -> bool:
+        """A block list whose items are all comments sops wrote as ``- ENC[...,type:comment]``
+        items (sops's form of ``key: []  # c``): once they are written back as ``#`` lines the
+        list needs a ``[]`` of its own, else it would read back as null. The ``[]`` takes the
+        place of the first such item, one column right of an indentless list. Whether edits were
+        recorded for ``node``."""
+        comments = [item for item in node.items if isinstance(item, Comment)]
+        dashes = [comment for comment in comments if comment.style == "-"]
+        if not dashes or len(comments) != len(node.items) or not all(c.changed and c.span for c in dashes):
+            return False
+        first = dashes[0]
+        for comment in comments:
+            if comment.changed and comment.span is not None:
+                new = "#" + comment.text
+                if comment is first:
+                    new = (" " if col <= parent_col else "") + "[]\n" + " " * col + new
+                self.edits.append((comment.span[0], comment.span[1], new))
+        return True
 
     def splice_scalar(self, scalar: Scalar, parent_col: int) -> None:
         assert scalar.span is not None
@@ -1727,5 +1778,7 @@ def emit_document(branches: list[Mapping], metadata: dict[str, Any] | None, step
         text = "\n".join(lines) + "\n" if lines else ""
         if metadata is not None:
             text += emit_block({"sops": metadata}, step)
+        elif text and not any(isinstance(item, Entry) for item in branch.items):
+            text += "{}\n"  # comments alone would read back as an empty document, not a mapping
         parts.append(text if text else "{}\n")
     return "---\n".join(parts)

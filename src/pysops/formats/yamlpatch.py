@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pysops._typing import NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
-from pysops.formats.yaml import YamlState, format_str
+from pysops.formats.yaml import YamlState, _after_block_properties, format_str
 from pysops.tree import Change, PathPart, container_at
 
 PLACEHOLDER = "_"
@@ -104,15 +104,20 @@ class _Patcher:
     def item_start(self, container: Mapping | Sequence, index: int, value_start: int) -> int:
         """Where item ``index`` of a block container begins: its key, or its ``-``.
 
-        ``value_start`` is where the item's value begins in the text: a comment on the item's
-        own line sits before it in ``items`` but after it in the text, and is passed over."""
+        ``value_start`` is where the item's value begins in the text. The item begins at the
+        first token after the previous member's value. Comments are passed over: one on the
+        item's own line sits before it in ``items`` but after its key in the text
+        (``key: # c`` + a block value on the next lines, or ``key: x  # c``)."""
         if container.span is None:
             raise _Unsupported("a container without a position")
         for item in reversed(container.items[:index]):
+            if isinstance(item, Comment):
+                continue
             start, end = self.span_of(item)
             if start < value_start:
                 return self.skip_blank(end)
-        return container.span[0]
+        # an anchored or tagged container ("k: &a" + its items) begins at its properties
+        return _after_block_properties(self.text, container.span[0])
 
     def check_start(self, container: Mapping | Sequence, start: int, key: str | None) -> None:
         text = self.text
@@ -176,7 +181,7 @@ class _Patcher:
         item = container.items[-1]
         if len(container.items) == 1 or container.span is None:
             raise _Unsupported("adding to an empty block container")
-        col = self.column(container.span[0])
+        col = self.column(_after_block_properties(text, container.span[0]))
         pos = self.line_after(self.span_of(container.items[-2])[1])
         if isinstance(item, Entry):
             new = " " * col + self.entry_text(item.key, item.value, col)
