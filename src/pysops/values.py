@@ -56,6 +56,17 @@ class GoTime:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("GoTime is immutable")
 
+    # Immutable: a copy is the object itself. Without these, ``copy.deepcopy`` of a document or an
+    # IV stash holding a timestamp (edit, the merge driver) fails in ``__setattr__``.
+    def __copy__(self) -> GoTime:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> GoTime:
+        return self
+
+    def __reduce__(self) -> tuple[type[GoTime], tuple[int, ...]]:
+        return (GoTime, self._key())
+
     def _key(self) -> tuple[int, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
 

@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,10 +32,105 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.fuzz import editor as editor_module
 from tests.fuzz import oracle, rules
 from tests.fuzz.cases import EXTENSIONS, Case
+from tests.fuzz.editor import apply_edit
 
 SOPS_TIMEOUT = 30
+
+#: What sops 3.11 logs when it refuses the edited text and waits for a key to reopen the editor
+#: (it never gives up on its own: the fuzz editor fails when it is run a second time instead).
+SOPS_REOPENS = "Press a key to return to the editor"
+
+#: A key the edit checks add; no generator writes it.
+EDIT_ADDED = "fuzz_edit_added"
+
+#: Lines of sops's decrypt whose value the "change" edit rewrites (``value`` -> ``value_edited``):
+#: a word as key and as value (groups: key, value).
+EDIT_VALUE_LINE = {
+    "yaml": re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): +(['\"]?)([A-Za-z0-9_]+)\2(?: +#.*)?$"),
+    "json": re.compile(r'^\s*"([A-Za-z0-9_]+)": "()([A-Za-z0-9_]+)",?$'),
+    "dotenv": re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=()([A-Za-z0-9_]+)$"),
+    "ini": re.compile(r"^([A-Za-z0-9_]+) *= *()([A-Za-z0-9_]+)$"),
+}
+#: The same key and value in either tool's text (pysops shows dotenv/INI/JSON with their bytes
+#: kept, sops re-renders them): the editor's pattern, value in the group ``v``.
+EDIT_VALUE_PATTERN = {
+    "yaml": r"^{k}:[ \t]+(['\"]?)(?P<v>{v})\1(?:[ \t]+#.*)?\r?$",
+    "json": r'"{k}"\s*:\s*"(?P<v>{v})"',
+    "dotenv": r"^{k}=(['\"]?)(?P<v>{v})\1[ \t]*\r?$",
+    "ini": r"^[ \t]*{k}[ \t]*[=:][ \t]*(['\"]?)(?P<v>{v})\1[ \t]*\r?$",
+}
+
+#: The comment and blank lines that end an INI file (in multi-line mode).
+INI_TRAILING_COMMENTS = r"(?:^[ \t\r]*(?:[;#][^\n]*)?\n)*(?:^[ \t\r]*(?:[;#][^\n]*)?)?\Z"
+
+
+def edit_specs(fmt: str, theirs: bytes, mine: bytes) -> list[tuple[str, str, dict[str, str]]]:
+    """The edits for a file sops decrypts to ``theirs`` and pysops to ``mine`` (what each tool's
+    editor shows): (name, the variable naming the editor, the editor's spec, see editor.py).
+    "unchanged" always; "change" (one value rewritten) and "add-key" (a top-level key added to
+    the last document) when that edit is valid in the format for both texts (both still parse
+    with the oracle, and change). Binary: "change" appends a line."""
+    specs: list[tuple[str, str, dict[str, str]]] = [("unchanged", "EDITOR", {"op": "none"})]
+    if fmt == "binary":
+        specs.append(("change", "SOPS_EDITOR", {"op": "append", "text": "edited\n"}))
+        return specs
+    texts = [x.decode("utf-8", "surrogateescape") for x in (theirs, mine)]
+
+    def valid(spec: dict[str, str], added: bool = False) -> bool:
+        for text in texts:
+            edited = apply_edit(spec, text)
+            if edited == text:
+                return False
+            try:
+                docs = oracle.parse(fmt, edited.encode("utf-8", "surrogateescape")).docs
+            except oracle.OracleError:
+                return False
+            if added and not (docs and docs[-1][0] == "map" and _has_key(docs[-1], EDIT_ADDED, fmt)):
+                return False
+        return True
+
+    for line in texts[0].splitlines():
+        m = EDIT_VALUE_LINE[fmt].match(line)
+        if m is None:
+            continue
+        pattern = EDIT_VALUE_PATTERN[fmt].format(k=re.escape(m.group(1)), v=re.escape(m.group(3)))
+        spec = {"op": "sub", "pattern": pattern, "value": m.group(3) + "_edited"}
+        if valid(spec):
+            specs.append(("change", "SOPS_EDITOR", spec))
+            break
+    add = {
+        "yaml": {"op": "append", "text": f"{EDIT_ADDED}: added\n"},
+        "json": {"op": "insert-before-last", "anchor": "}", "text": f', "{EDIT_ADDED}": "added"\n'},
+        "dotenv": {"op": "append", "text": f"{EDIT_ADDED.upper()}=added\n"},
+        # before the comments that end the file: go-ini ignores them and sops drops them, pysops
+        # keeps them (docs/formats.md#ini); a key after them would make them a key's comment
+        "ini": {"op": "append", "text": f"{EDIT_ADDED} = added\n", "before": INI_TRAILING_COMMENTS},
+    }[fmt]
+    try:
+        last = oracle.parse(fmt, theirs).docs[-1]
+    except (oracle.OracleError, IndexError):
+        return specs
+    if last[0] == "map" and last[1] and not _has_key(last, EDIT_ADDED, fmt) and valid(add, added=True):
+        specs.append(("add-key", "SOPS_EDITOR", add))
+    return specs
+
+
+def _has_key(tree: Any, key: str, fmt: str) -> bool:
+    """``key`` at the top of a mapping (INI: in its last section; dotenv: upper case)."""
+    if fmt == "ini":
+        tree = tree[1][-1][1] if tree[1] else ("map", [])
+    key = key.upper() if fmt == "dotenv" else key
+    return any(k == ("str", key) for k, _ in tree[1])
+
+
+def _sops_reopen_reason(run: Run) -> str:
+    for line in run.stderr.splitlines():
+        if SOPS_REOPENS in line:
+            return line.split("error=", 1)[-1][:160]
+    return run.first_error()
 
 
 def find_sops() -> str | None:
@@ -93,14 +189,20 @@ class Outcome:
 class Harness:
     """Owns a scratch directory, an age identity for both tools, and a pool for sops calls."""
 
-    def __init__(self, sops: str, workers: int = 2, extended_every: int = 5, verbose: bool = False) -> None:
+    def __init__(
+        self, sops: str, workers: int = 2, extended_every: int = 5, verbose: bool = False, edit_every: int = 1
+    ) -> None:
         import pyrage
 
         self.sops = sops
         self.verbose = verbose
         self.extended_every = extended_every
+        #: the edit checks run on every ``edit_every``-th case that runs the command checks (0: never)
+        self.edit_every = edit_every
         self.root = Path(tempfile.mkdtemp(prefix="pysops-fuzz-"))
         (self.root / "home").mkdir()
+        self.tmp = self.root / "tmp"  # sops's edit directories (TMPDIR)
+        self.tmp.mkdir()
         ident = pyrage.x25519.Identity.generate()
         self.recipient = str(ident.to_public())
         second = pyrage.x25519.Identity.generate()
@@ -124,17 +226,26 @@ class Harness:
         shutil.rmtree(self.root, ignore_errors=True)
 
     # ---- the two tools -------------------------------------------------------------------------
-    def sops_run(self, args: list[str], cwd: Path, stdin: bytes | None = None) -> Run:
+    def sops_run(
+        self, args: list[str], cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None
+    ) -> Run:
         try:
             proc = subprocess.run(
-                [self.sops, *args], input=stdin, capture_output=True, env=self.env, cwd=cwd, timeout=SOPS_TIMEOUT
+                [self.sops, *args],
+                input=stdin,
+                capture_output=True,
+                env={**self.env, **(env or {})},
+                cwd=cwd,
+                timeout=SOPS_TIMEOUT,
             )
         except subprocess.TimeoutExpired:
             return Run(-9, b"", "timeout")
         return Run(proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"))
 
-    def sops_async(self, args: list[str], cwd: Path, stdin: bytes | None = None) -> Future[Run]:
-        return self.pool.submit(self.sops_run, args, cwd, stdin)
+    def sops_async(
+        self, args: list[str], cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None
+    ) -> Future[Run]:
+        return self.pool.submit(self.sops_run, args, cwd, stdin, env)
 
     @contextmanager
     def environment(self) -> Iterator[None]:
@@ -264,7 +375,7 @@ class Harness:
         if extended is None:
             extended = self.extended_every > 0 and case.index % self.extended_every == 0
         if extended and P is not None and S is not None and d_ss is not None and d_ss.ok:
-            self._extended(out, case, d, P, S, d_ss.stdout)
+            self._extended(out, case, d, P, S, d_ss.stdout, d_pp.stdout if d_pp is not None and d_pp.ok else None)
         return out
 
     # ---- pieces ----------------------------------------------------------------------------------
@@ -335,7 +446,9 @@ class Harness:
             out.add(f"c.bytes.{name}", f"round trip: {rules.UNDOCUMENTED[name]} (not in docs/formats.md)")
         out.notes.extend(sorted(explained))
 
-    def _extended(self, out: Outcome, case: Case, d: Path, P: bytes, S: bytes, plain: bytes) -> None:
+    def _extended(
+        self, out: Outcome, case: Case, d: Path, P: bytes, S: bytes, plain: bytes, own_plain: bytes | None = None
+    ) -> None:
         """(e): commands on the result agree with what sops does to its own file."""
         fmt, ext = case.fmt, EXTENSIONS[case.fmt]
         try:
@@ -387,6 +500,9 @@ class Harness:
                     kind = None
                 if kind is not None:
                     out.add(f"e.output-type-{target}.{kind}", f"decrypt --output-type {target} differs")
+        # edit: the same scripted edits in both tools (on every edit_every-th extended case)
+        if own_plain is not None and self.edit_every > 0 and (case.index // self.extended_every) % self.edit_every == 0:
+            self._edit(out, case, d, P, S, plain, own_plain)
         if fmt == "binary" or key is None:
             return
         # set / unset / rotate on each tool's own file, then sops decrypts both
@@ -418,22 +534,102 @@ class Harness:
                 if not mine.ok and pf.read_bytes() != P:
                     out.add(f"e.{verb}-modified-on-failure", f"{verb} failed and changed the file")
                 continue
-            if not oracle.has_metadata(fmt, pf.read_bytes()):
-                out.add("no-metadata", f"{verb} wrote a file without metadata")
+            self._after_write(out, verb, fmt, d, pf, sf, source=case.data)
+
+    def _edit(self, out: Outcome, case: Case, d: Path, P: bytes, S: bytes, shown_s: bytes, shown_p: bytes) -> None:
+        """(e) ``edit``: the same scripted editor runs in both tools on their own file (EDITOR /
+        SOPS_EDITOR, as both read them): no change (both exit 200, file byte-identical), one value
+        changed by a substitution valid in the format, a top-level key added."""
+        fmt, ext = case.fmt, EXTENSIONS[case.fmt]
+        for name, var, spec in edit_specs(fmt, shown_s, shown_p):
+            pf, sf = d / f"p_edit.{ext}", d / f"s_edit.{ext}"
+            pf.write_bytes(P)
+            sf.write_bytes(S)
+            p_spec, s_spec = d / "edit_p.json", d / "edit_s.json"
+            for f in (p_spec, s_spec):
+                f.write_text(json.dumps(spec))
+                for part in ("shown", "edited"):
+                    f.with_suffix(f".{part}").unlink(missing_ok=True)
+            fs = self.sops_async(["edit", sf.name], d, env={var: self.editor_command(s_spec), "TMPDIR": str(self.tmp)})
+            with self.variable(var, self.editor_command(p_spec)):
+                mine = self.pysops_run(["edit", pf.name], d)
+            theirs = fs.result()
+            for who, f in (("pysops", p_spec), ("sops", s_spec)):
+                for part in ("shown", "edited"):
+                    if f.with_suffix(f".{part}").exists():
+                        out.outputs[f"{who} edit {name} ({part})"] = f.with_suffix(f".{part}").read_bytes()
+            what = f"edit ({name})"
+            self._traceback(out, what, mine)
+            if mine.traceback is not None:
+                if pf.read_bytes() != P:
+                    out.add("e.edit-modified-on-failure", f"{what} raised and changed the file")
                 continue
-            fa = self.sops_async(["decrypt", pf.name], d)
-            fb = self.sops_async(["decrypt", sf.name], d)
-            own = self.pysops_run(["decrypt", pf.name], d)
-            a, b = fa.result(), fb.result()
-            self._traceback(out, f"decrypt after {verb}", own)
-            if not own.ok and own.traceback is None:
-                out.add(f"e.{verb}.pysops-cannot-decrypt-own", f"exit {own.code}: {own.first_error()}")
-            if not a.ok:
-                out.add(f"e.{verb}.sops-cannot-decrypt-pysops", f"exit {a.code}: {a.first_error()}")
-            elif b.ok:
-                kind = semantic_diff(fmt, a.stdout, b.stdout, sops_lossy=True, source=case.data)
-                if kind is not None:
-                    out.add(f"e.{verb}.{kind}", f"sops decrypt after pysops {verb} differs from after sops {verb}")
+            if name == "unchanged":
+                # nothing edited: sops 3.11 exits 200 "File has not changed, exiting." and writes nothing
+                if pf.read_bytes() != P:
+                    out.add("e.edit.unchanged-modified", "edit with no change rewrote the file")
+                if mine.code != theirs.code:
+                    out.add(
+                        "e.edit.unchanged-exit-code",
+                        f"pysops {mine.code} ({mine.first_error()}) vs sops {theirs.code} ({theirs.first_error()})",
+                    )
+                continue
+            if not theirs.ok and SOPS_REOPENS in theirs.stderr:
+                # sops refused the edited text and reopened the editor (which then failed on purpose)
+                if mine.ok:
+                    out.add("e.edit.sops-refuses-edited", f"{what}: sops: {_sops_reopen_reason(theirs)}")
+            else:
+                self._compare_codes(out, "edit", mine, theirs)
+            if not (mine.ok and theirs.ok):
+                if not mine.ok and pf.read_bytes() != P:
+                    out.add("e.edit-modified-on-failure", f"{what} failed (exit {mine.code}) and changed the file")
+                continue
+            self._after_write(out, "edit", fmt, d, pf, sf, what, source=case.data)
+
+    def editor_command(self, spec: Path) -> str:
+        return f"{sys.executable} -S -I {Path(editor_module.__file__).resolve()} {spec}"
+
+    @contextmanager
+    def variable(self, name: str, value: str) -> Iterator[None]:
+        """``os.environ[name] = value`` for the block (the in-process pysops and its editor)."""
+        os.environ[name] = value
+        try:
+            yield
+        finally:
+            os.environ.pop(name, None)
+
+    def _after_write(
+        self,
+        out: Outcome,
+        verb: str,
+        fmt: str,
+        d: Path,
+        pf: Path,
+        sf: Path,
+        what: str = "",
+        source: bytes | None = None,
+    ) -> None:
+        """Both tools' ``verb`` succeeded on their own file: pysops's has metadata and decrypts
+        with both tools, and sops decrypts it to what it decrypts its own to."""
+        what = what or verb
+        if not oracle.has_metadata(fmt, pf.read_bytes()):
+            out.add("no-metadata", f"{what} wrote a file without metadata")
+            return
+        fa = self.sops_async(["decrypt", pf.name], d)
+        fb = self.sops_async(["decrypt", sf.name], d)
+        own = self.pysops_run(["decrypt", pf.name], d)
+        a, b = fa.result(), fb.result()
+        out.outputs[f"sops decrypt after pysops {what}"] = a.stdout if a.ok else a.stderr.encode()
+        out.outputs[f"sops decrypt after sops {what}"] = b.stdout if b.ok else b.stderr.encode()
+        self._traceback(out, f"decrypt after {what}", own)
+        if not own.ok and own.traceback is None:
+            out.add(f"e.{verb}.pysops-cannot-decrypt-own", f"{what}: exit {own.code}: {own.first_error()}")
+        if not a.ok:
+            out.add(f"e.{verb}.sops-cannot-decrypt-pysops", f"{what}: exit {a.code}: {a.first_error()}")
+        elif b.ok:
+            kind = semantic_diff(fmt, a.stdout, b.stdout, sops_lossy=True, source=source)
+            if kind is not None:
+                out.add(f"e.{verb}.{kind}", f"sops decrypt after pysops {what} differs from after sops {what}")
 
 
 def _cache_typer_command() -> None:
