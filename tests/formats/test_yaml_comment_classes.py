@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyrage
 import pytest
@@ -155,6 +156,57 @@ def test_comment_at_the_end_of_a_document_at_no_mapping_column_is_the_roots(
     check_both_ways(text, containers, sops_reads_own, tmp_path)
 
 
+# --- indented comments that end a document after a blank line (yaml:comment-encrypted) ----------
+# go-yaml reads them as the root's where nothing follows, but as the innermost block's once a key
+# follows: in pysops's file that key is "sops:", so pysops seals them in the innermost block
+# (docs/formats.md#yaml-trailing-comments); sealed as the root's, sops left them encrypted.
+
+BLANK_THEN_END_LAYOUTS = [
+    ("z64:\n" + " " * 37 + "key: value\n\n" + " " * 17 + "# comment\n", [(" comment", "z64:")], True),
+    ("a:\n  b:\n    c: 1\n\n  # c\n", [(" c", "a:b:")], True),
+    ("a:\n  b:\n    c: 1\n\n    # c\n", [(" c", "a:b:")], True),
+    ("a:\n  b:\n    c:\n    - 1\n\n # c\n", [(" c", "a:b:c:")], True),
+    ("a:\n  - b: 1\n\n  # c\n", [(" c", "a:")], True),
+    ("a:\n  b:\n    c: 1\n\n  # c\n\n   # d\n", [(" c", "a:b:"), (" d", "")], True),
+    ("a:\n  b:\n    c: 1\n\n # c\n  # d\n", [(" c", "a:b:"), (" d", "a:")], True),
+    ("a:\n  b:\n    c: 1\n\n    # c\n# d\n", [(" c", "a:b:"), (" d", "")], True),
+    ("a:\n  b: 1\n\n# c\n", [(" c", "")], True),  # at column 0: the root's either way
+    # after a block scalar: its blank lines stay in the written file ("|"), or go with it ("|+")
+    ("z64:\n" + " " * 30 + "- key18: |\n\n" + " " * 17 + "# comment\n", [(" comment", "z64:")], True),
+    ("z:\n   - k: |\n       x\n\n  # c\n", [(" c", "z:")], True),
+    ("z:\n   - k: |+\n       x\n\n  # c\n", [(" c", "")], True),
+]
+
+
+@pytest.mark.parametrize(("text", "containers", "sops_reads_own"), BLANK_THEN_END_LAYOUTS)
+def test_indented_comment_ending_a_document_after_a_blank_line_is_sealed_where_sops_reads_it(
+    text: str, containers: list[tuple[str, str]], sops_reads_own: bool, tmp_path: Path
+) -> None:
+    check_both_ways(text, containers, sops_reads_own, tmp_path)
+
+
+# --- a comment after an indentless list, right above the mapping's next key ---------------------
+# go-yaml opens no block for a list at its key's column ("a:\n- 1"): the comments between its last
+# item and the next key are that key's head comments (the mapping's), at any indentation; sealed
+# in the list, sops left them encrypted.
+
+INDENTLESS_LIST_LAYOUTS = [
+    ("a:\n- 42\n #comment\nname: x\n", [("comment", "")], True),
+    ("a:\n- 42\n  #c\n  #d\nname: x\n", [("c", ""), ("d", "")], True),
+    (" plain_u96:\n - 42\n  #comment\n name: x\n", [("comment", "")], True),
+    ("b:\n  a:\n  - 42\n   #comment\n  name: x\n", [("comment", "b:")], True),
+    ("a:\n- 42\n #comment\n", [("comment", "a:")], True),  # at the end: the list's
+    ("a:\n  - 42\n #comment\nname: x\n", [("comment", "a:")], True),  # an indented list's
+]
+
+
+@pytest.mark.parametrize(("text", "containers", "sops_reads_own"), INDENTLESS_LIST_LAYOUTS)
+def test_comment_after_an_indentless_list_is_the_next_keys(
+    text: str, containers: list[tuple[str, str]], sops_reads_own: bool, tmp_path: Path
+) -> None:
+    check_both_ways(text, containers, sops_reads_own, tmp_path)
+
+
 def check_both_ways(text: str, containers: list[tuple[str, str]], sops_reads_own: bool, tmp_path: Path) -> None:
     assert sorted(containers_of(text)) == sorted(containers)
     ours = encrypt(text)
@@ -218,3 +270,62 @@ def test_an_anchors_comments_are_not_repeated_at_its_alias_copies(text: str, onc
     assert comments_of(sops_own) == once * 2  # sops repeats it at the copy
     assert data_of(sops_of_ours) == data_of(sops_own) == data_of(decrypt(theirs))
     assert comments_of(decrypt(theirs)) == once * 2  # pysops reads sops's copies as written
+
+
+# --- unset of an entry with a comment on its line (yaml:e.unset.comments) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "index", "expected"),
+    [
+        ("a: 1  # c\nb: 2\n", '["a"]', "# c\nb: 2\n"),
+        ("key83: '<&>'  # sops:noenc\n", '["key83"]', "# sops:noenc\n{}\n"),  # as sops prints it
+        ("a: 1\nb:\n  x: 1  # e\n  y: 2\n", '["b"]["x"]', "a: 1\nb:\n  # e\n  y: 2\n"),
+        ("a: 1\r\nb: 2  # c\r\nd: 3\r\n", '["b"]', "a: 1\r\n# c\r\nd: 3\r\n"),
+    ],
+)
+def test_unset_keeps_the_line_comment_of_the_removed_entry_like_sops(
+    text: str, index: str, expected: str, tmp_path: Path, pysops: Any
+) -> None:
+    """sops holds a line comment as a comment item before the entry and keeps it when it unsets
+    the entry; pysops used to remove the whole line, comment included."""
+    (tmp_path / "ours.yaml").write_bytes(encrypt(text))
+    (tmp_path / "plain.yaml").write_bytes(text.encode())
+    (tmp_path / "theirs.yaml").write_bytes(sops(["encrypt", "--age", RECIPIENT, "plain.yaml"], tmp_path))
+    assert pysops(["unset", str(tmp_path / "ours.yaml"), index], env=ENV).code == 0
+    sops(["unset", "theirs.yaml", index], tmp_path)
+    after_ours = sops(["decrypt", "ours.yaml"], tmp_path)
+    assert comments_of(after_ours) == comments_of(sops(["decrypt", "theirs.yaml"], tmp_path))
+    assert data_of(after_ours) == data_of(sops(["decrypt", "theirs.yaml"], tmp_path))
+    result = decrypt((tmp_path / "ours.yaml").read_bytes())
+    assert result == expected
+
+
+# --- set/unset of a nested mapping keep the comments after it (yaml:e.set/unset.comments) ---------
+
+
+@pytest.mark.parametrize("verb", ["set", "unset"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "note_unencrypted:\n  enabled: 1\n# password here\n",
+        "note_unencrypted:\n  enabled: |3\n# password here\n",
+        "note_unencrypted:\n  x: 1\n  # own\n# password here\nb: 2\n",
+    ],
+)
+def test_set_and_unset_of_a_nested_mapping_keep_the_comments_after_it(
+    verb: str, text: str, tmp_path: Path, pysops: Any
+) -> None:
+    """A block mapping's span runs to the next token, over the comments after it that go-yaml
+    gives to the enclosing mapping: set/unset used to replace them with the mapping, where sops
+    keeps them."""
+    (tmp_path / "ours.yaml").write_bytes(encrypt(text))
+    (tmp_path / "plain.yaml").write_bytes(text.encode())
+    (tmp_path / "theirs.yaml").write_bytes(sops(["encrypt", "--age", RECIPIENT, "plain.yaml"], tmp_path))
+    args = ['["note_unencrypted"]'] + (['"fuzz-set"'] if verb == "set" else [])
+    assert pysops([verb, str(tmp_path / "ours.yaml"), *args], env=ENV).code == 0
+    sops([verb, "theirs.yaml", *args], tmp_path)
+    after_ours, after_theirs = sops(["decrypt", "ours.yaml"], tmp_path), sops(["decrypt", "theirs.yaml"], tmp_path)
+    assert comments_of(after_ours) == comments_of(after_theirs) != []
+    assert data_of(after_ours) == data_of(after_theirs)
+    assert " password here" in comments_of(decrypt((tmp_path / "ours.yaml").read_bytes()))

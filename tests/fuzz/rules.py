@@ -691,6 +691,30 @@ def yaml_alias_empty_comments(source: bytes) -> int:
     return empty * aliases
 
 
+_EMPTY_FLOW_COMMENTS = re.compile(rb"\{[ \t]*\r?\n((?:[ \t]*#[^\n]*\n)+)[ \t]*\}")
+
+
+def yaml_empty_flow_comments(data: bytes) -> list[str]:
+    """docs/formats.md#yaml-empty-flow-comment ("Where sops is lossy"): sops writes a comment on
+    the line of an empty flow mapping (``z: {}  # c``, ``port: {} #``) inside its braces
+    (``z: {\n    # c\n}``) and drops it when it decrypts its own file; pysops keeps it. The
+    texts of the comments that ``data`` (a decrypted YAML text) holds inside otherwise empty
+    braces, which sops's decrypt of its own file may lack."""
+    found: list[str] = []
+    for match in _EMPTY_FLOW_COMMENTS.finditer(data):
+        for line in match.group(1).decode("utf-8", "replace").splitlines():
+            found.append(line.strip()[1:])
+    return found
+
+
+def yaml_sops_encrypted_comments(comments: list[str]) -> list[str]:
+    """docs/formats.md#yaml-sops-own-comment-encrypted: in a few layouts sops writes a comment
+    where go-yaml reads it into another container, and its decrypt of its own file leaves that
+    comment encrypted (``#ENC[...,type:comment]``, with a warning); pysops decrypts it. The
+    comments of sops's output that are such ciphertexts."""
+    return [c for c in comments if c.strip().startswith("ENC[AES256_GCM,") and c.strip().endswith("type:comment]")]
+
+
 def ini_double_marker(text: str) -> str | None:
     """docs/formats.md#ini Round trips: a comment whose first line holds two markers (``; #double``)
     is printed so by pysops, as ``# double`` by sops (read back as ``double``): the text sops
@@ -704,6 +728,14 @@ def ini_double_marker(text: str) -> str | None:
 COMMENT_RULES: dict[str, Callable[[str], str | None]] = {"ini": ini_double_marker}
 SEMANTIC_RULES["yaml-empty-comment-list-item"] = (
     'docs/formats.md#yaml Where sops is lossy: an empty comment in a list, which sops decrypts to `- ""`'
+)
+SEMANTIC_RULES["yaml-empty-flow-comment"] = (
+    "docs/formats.md#yaml-empty-flow-comment: a comment on the line of an empty flow mapping, which"
+    " sops writes inside the braces and drops when it decrypts its own file"
+)
+SEMANTIC_RULES["yaml-sops-own-comment-encrypted"] = (
+    "docs/formats.md#yaml-sops-own-comment-encrypted: a comment sops leaves encrypted when it decrypts"
+    " its own file, which pysops decrypts"
 )
 SEMANTIC_RULES["json-clear-int"] = (
     "docs/formats.md#json Numbers: an integer up to 2^53 is an int, also when left in clear in a sops file"

@@ -124,7 +124,7 @@ class _Frame:
 class _PendingComments:
     """Own-line comments found after an item, placed once the next item is known."""
 
-    __slots__ = ("comments", "snapshot", "prev_end", "after_key")
+    __slots__ = ("comments", "snapshot", "prev_end", "after_key", "value_end")
 
     def __init__(self, comments: list[tuple[Comment, int, int]], snapshot: list[_Frame], prev_end: int,
                  after_key: bool) -> None:  # fmt: skip
@@ -132,6 +132,7 @@ class _PendingComments:
         self.snapshot = snapshot
         self.prev_end = prev_end  # where the previous token ended (start of the gap)
         self.after_key = after_key  # the previous token was a mapping key waiting for its value
+        self.value_end = prev_end  # where the text of the last value ends (before a block's blank lines)
 
 
 _BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
@@ -206,6 +207,8 @@ class _Parser:
                         and (frame.key_event_end == self.prev_end)
                     )
                     self.pending = _PendingComments([], list(self.stack), self.prev_end, after_key)
+                    if self.last_item is not None:
+                        self.pending.value_end = self.last_item[1]
                 self.pending.comments.append((comment, pos - line_start, pos))
             pos = text.find("#", line_end, end)
 
@@ -299,6 +302,11 @@ class _Parser:
         first_line_adjacent = text.count("\n", prev_end, first_pos) <= 1
         first_empty = first_line_adjacent
         cursor = text.rfind("\n", 0, first_pos) + 1
+        # a blank line right above the first comment, outside the last value's text (after a
+        # "|" block it stays when the block is written on one line, a "|+" block's is its own):
+        # see ``at_document_end`` below
+        above = text.rfind("\n", 0, cursor - 1) + 1 if cursor > 0 else cursor
+        blank_above = cursor > 0 and above > pending.value_end and not text[above:cursor].strip()
         saw_blank_since_group = False
         for comment, col, pos in pending.comments:
             line_start = text.rfind("\n", 0, pos) + 1
@@ -365,6 +373,8 @@ class _Parser:
                     # a first group right above a less indented one is the foot of the block
                     # that ended, as go-yaml reads it (also before a key at that column)
                     target = inner.node
+                if index == 0 and col > 0 and blank_above:
+                    target = inner.node  # see below: indented, after a blank line
             elif index == 0:
                 to_next = ended_by == "blank" and dedented and (col < next_col or (col == next_col and last))
                 target = head_target if to_next else inner.node
@@ -391,9 +401,24 @@ class _Parser:
         if current:
             col = current[0][1]
             head = col <= next_col or (groups and not groups[-1][2])
+            outer = pending.snapshot[-2] if len(pending.snapshot) > 1 else None
+            if (
+                not inner.is_map and outer is not None and outer.is_map and not outer.flow
+                and outer.col == inner.col == next_col and head_target is outer.node
+            ):  # fmt: skip
+                # after an indentless list ("a:\n- 1"), which opens no block of its own for go-yaml,
+                # the comments right above the mapping's next key are that key's head comments
+                head = True
             target = head_target if head else inner.node
             if at_document_end:
                 target = self._at_end(pending.snapshot, col)
+                if col > 0 and not groups and blank_above:
+                    # one indented group of comments that ends a document after a blank line:
+                    # go-yaml reads it as the innermost block's once a key follows (the "sops:"
+                    # block of the written file), and as the root's where nothing follows; the
+                    # AAD must name the container of the file sops decrypts
+                    # (docs/formats.md#yaml-trailing-comments)
+                    target = inner.node
             for comment, _, _ in current:
                 self._append(target, comment)
 

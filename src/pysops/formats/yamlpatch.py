@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pysops._typing import NamedTuple
 from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
-from pysops.formats.yaml import YamlState, _after_block_properties, format_str
+from pysops.formats.yaml import YamlState, _after_block_properties, _last_end, format_str
 from pysops.tree import Change, PathPart, container_at
 
 PLACEHOLDER = "_"
@@ -198,7 +198,9 @@ class _Patcher:
         item = container.items[index]
         start = self.item_start(container, index, old.span[0])
         self.check_start(container, start, item.key if isinstance(item, Entry) else None)
-        end = self.line_after(old.span[1])
+        # a block collection's span runs to the next token: the comments after its last item that
+        # are not its own (the container's, e.g. at column 0) stay, as sops keeps them
+        end = self.line_after(_last_end(old))
         col = self.column(start)
         new = (
             self.entry_text(item.key, item.value, col)
@@ -225,6 +227,17 @@ class _Patcher:
             if not _members(container):
                 raise _Unsupported("emptying a compact list item")
             return text[:start] + text[self.skip_blank(end) :]
+        # sops keeps the comments on the removed entry's lines that are the container's own (a
+        # line comment, ``k: v  # c``): they stay, each on its own line at the entry's column
+        kept = [
+            item for item in container.items
+            if isinstance(item, Comment) and item.span is not None and start <= item.span[0] < end
+        ]  # fmt: skip
+        if kept:
+            newline = "\r\n" if text[end - 2 : end] == "\r\n" else "\n"
+            pad = text[head:start]
+            lines = "".join(pad + text[c.span[0] : c.span[1]] + newline for c in kept if c.span is not None)
+            return text[:head] + lines + text[end:]
         return text[:head] + text[end:]
 
     def replace_in_parent(self, path: tuple[PathPart, ...], node: Mapping | Sequence) -> str:
