@@ -619,10 +619,18 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "write_check_trusts_known_ciphertext_anywhere",
         "api.py",
-        "        if hit is not None and hit[0] == aad:\n",
-        "        if hit is not None:\n",
+        "            if hit is not None and hit[0] == aad:\n",
+        "            if hit is not None:\n",
         (f"{T_VERIFY}::test_encrypt_refuses_output_that_does_not_read_back",),
         what="the read-back check accepts a just-sealed ciphertext at another path (swapped values pass)",
+    ),
+    Mutant(
+        "write_check_trusts_known_comment_anywhere",
+        "api.py",
+        '                if hit is not None and hit[0] == aad and hit[2] == "comment":\n',
+        '                if hit is not None and hit[2] == "comment":\n',
+        (f"{T_VERIFY}::test_an_encrypted_comment_written_under_another_mapping_is_refused",),
+        what="the read-back check accepts a just-sealed comment written under another mapping",
     ),
     # ---------------------------------------------------------------- hostile input bounds
     Mutant(

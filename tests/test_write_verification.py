@@ -135,6 +135,29 @@ def test_metadata_other_than_sealed_is_refused(age_key: AgeKey, monkeypatch: pyt
         api.encrypt_bytes(PLAIN["yaml"], _options(age_key), input_format="yaml")
 
 
+def test_an_encrypted_comment_written_under_another_mapping_is_refused(
+    age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read-back takes a comment it just sealed as it is only where it was sealed for (its
+    container's AAD, ``decrypt_tree(known=)``): one written under another mapping, out of reach
+    of the AADs a reader tries, is decrypted and fails there."""
+    plain = b"a:\n    # note a\n    x: 1\nb:\n    # note b\n    y: 2\nc:\n    # note c\n    z: 3\n"
+    found: list[bytes] = []
+
+    def move_first_comment_to_the_third_mapping(out: bytes) -> bytes:
+        comments = re.findall(rb"ENC\[AES256_GCM,[^\]]*,type:comment\]", out)
+        found.extend(comments)
+        first, third = comments[0], comments[2]
+        return out.replace(first, b"\0").replace(third, first).replace(b"\0", third)
+
+    clean = api.encrypt_bytes(plain, _options(age_key), input_format="yaml")
+    assert age_decrypt(clean, "yaml", age_key) == plain
+    inject(monkeypatch, "yaml", move_first_comment_to_the_third_mapping)
+    with pytest.raises(WriteVerificationFailed, match="does not read back"):
+        api.encrypt_bytes(plain, _options(age_key), input_format="yaml")
+    assert len(found) == 3, "the three comments were encrypted"
+
+
 def test_a_dropped_key_stanza_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A metadata block that lost a recipient still decrypts for the others (MAC fine, data key
     fine): only the comparison with what was sealed sees it."""

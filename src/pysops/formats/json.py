@@ -193,9 +193,8 @@ def _parse_text(text: str) -> tuple[Mapping, _JsonState]:
             if is_map:
                 m = key_match(text, pos)
                 if m is not None:
-                    key = m.group(1)
+                    key, colon = m.groups()
                     k0 = m.start(1) - 1
-                    colon = m.group(2)
                     pos = m.end()
                 else:
                     k0 = ws(text, pos).end()
@@ -214,16 +213,19 @@ def _parse_text(text: str) -> tuple[Mapping, _JsonState]:
             just_opened = False
             m = scalar_match(text, pos)
             if m is not None:
-                if m.group(1) is not None:
-                    s, value_end = m.start(1) - 1, m.end(1) + 1
-                    node = Scalar(m.group(1), (s, value_end), "s")
-                elif m.group(2) is not None:
+                # (one groups() call: this runs once per leaf)
+                quoted, number, literal, delim = m.groups()
+                if quoted is not None:
+                    s, value_end = m.span(1)
+                    s -= 1
+                    value_end += 1
+                    node = Scalar(quoted, (s, value_end), "s")
+                elif number is not None:
                     s, value_end = m.span(2)
-                    node = Scalar(_number(text, m.group(2), s), (s, value_end), "n")
+                    node = Scalar(_number(text, number, s), (s, value_end), "n")
                 else:
                     s, value_end = m.span(3)
-                    node = Scalar(_LITERALS[m.group(3)], (s, value_end), "l")
-                delim = m.group(4)
+                    node = Scalar(_LITERALS[literal], (s, value_end), "l")
                 pos = m.end()
             else:
                 s = ws(text, pos).end()

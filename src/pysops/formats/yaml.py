@@ -501,7 +501,8 @@ class _Parser:
                 event = get_event()
                 cls = type(event)
                 start = event.start_mark.index
-                gap_start = self.prev_end if self.prev_end > scanned else scanned
+                prev_end = self.prev_end
+                gap_start = prev_end if prev_end > scanned else scanned
                 if start > gap_start:
                     if text.find("#", gap_start, start) != -1:
                         self.scan_gap(gap_start, start)
@@ -583,15 +584,20 @@ class _Parser:
         return self.column(start)
 
     def on_scalar(self, event: Any, start: int) -> None:
+        # Runs for every scalar of the file (four in five events), twice per encrypt (the
+        # read-back parses the output): each event attribute is read once, and ``_set_key`` /
+        # ``_add_value`` are inlined.
         text = self.text
-        if self.colons and _COLON_STANDIN in event.value:
-            event.value = event.value.replace(_COLON_STANDIN, ":")
+        raw = event.value
+        if self.colons and _COLON_STANDIN in raw:
+            raw = event.value = raw.replace(_COLON_STANDIN, ":")
         end = event.end_mark.index
         style = event.style or ""
-        frame = self.stack[-1] if self.stack else None
+        stack = self.stack
+        frame = stack[-1] if stack else None
         if frame is None:
             # a document that is a scalar: only an empty (null) one is accepted, like sops
-            value = event.value
+            value = raw
             if style or event.tag or (value not in NULLS):
                 raise ParseError("Error unmarshaling input YAML: YAML documents that are values are not supported")
             self.root = Mapping(span=(start, start))
@@ -616,44 +622,47 @@ class _Parser:
         if self.pending is not None:
             # sops appends its block after a document's trailing comments: they are placed as at
             # the end of the document
-            sops_key = frame is self.stack[0] and frame.key is None and event.value == "sops" and not style
+            sops_key = frame is stack[0] and frame.key is None and raw == "sops" and not style
             self.resolve_pending(frame, self.next_col(start), start, document_end=sops_key)
-        if frame.is_map and frame.key is None:
+        tag = event.tag
+        is_map = frame.is_map
+        if is_map and frame.key is None:
             # a key
             if style == "":
                 try:
-                    key_value = (
-                        resolve_plain(event.value)
-                        if event.tag is None
-                        else resolve_tagged(event.value, event.tag, True)
-                    )
+                    key_value = resolve_plain(raw) if tag is None else resolve_tagged(raw, tag, True)
                 except Uint64Overflow:
                     key_value = 0
             else:
-                key_value = event.value
-            if not isinstance(key_value, str):
+                key_value = raw
+            if type(key_value) is not str:
                 raise ErrorEncryptingTree(
-                    f"Non-string mapping key {event.value!r} (line {text.count(chr(10), 0, start) + 1}): "
+                    f"Non-string mapping key {raw!r} (line {text.count(chr(10), 0, start) + 1}): "
                     "sops only supports string keys"
                 )
-            self._set_key(frame, key_value, start)
+            if len(self.branches) <= 1:  # (``_set_key``, inline)
+                keys = frame.keys
+                if key_value in keys:
+                    raise self.error(f'mapping key "{key_value}" already defined', start)
+                keys.add(key_value)
+            frame.key = key_value
             frame.key_event_end = end
             if anchor is not None:
                 self.anchors[anchor] = Scalar(key_value)
             self.prev_end = end
             return
         # a value
-        tag = event.tag
         try:
-            value = resolve_scalar(event.value, style, tag)
+            value = resolve_plain(raw) if style == "" and tag is None else resolve_scalar(raw, style, tag)
         except Uint64Overflow:
             raise ErrorEncryptingTree(
-                f"Cannot walk value, unknown type: uint64 ({event.value}): sops cannot encrypt integers "
+                f"Cannot walk value, unknown type: uint64 ({raw}): sops cannot encrypt integers "
                 "larger than 9223372036854775807"
             ) from None
+        flow = frame.flow
         if (
-            style == "" and not frame.is_map and not frame.flow and tag is None
-            and isinstance(value, str) and value.startswith("ENC[AES256_GCM,") and value.endswith(",type:comment]")
+            style == "" and not is_map and not flow and tag is None
+            and type(value) is str and value.startswith("ENC[AES256_GCM,") and value.endswith(",type:comment]")
         ):  # fmt: skip
             # sops writes comments that sit inside a list as list items ("- ENC[...,type:comment]");
             # they are comments (no MAC, rendered back as "# ..." lines in place of the item).
@@ -664,14 +673,19 @@ class _Parser:
             self.last_item = (frame, end)
             return
         span_end = end
-        header_comment = None
+        items: list[Any] = frame.node.items
         if style == "|" or style == ">":
-            span_end = self._block_end(span_start, end, event.value)
+            span_end = self._block_end(span_start, end, raw)
             header_comment = self._block_header_comment(span_start)
-        scalar = Scalar(value, span=(span_start, span_end), style=("f" + style) if frame.flow else style)
-        if header_comment is not None:
-            frame.node.items.append(header_comment)
-        self._add_value(frame, scalar)
+            if header_comment is not None:
+                items.append(header_comment)
+        scalar = Scalar(value, (span_start, span_end), ("f" + style) if flow else style)
+        # (``_add_value``, inline)
+        if is_map:
+            items.append(Entry(frame.key, scalar))  # type: ignore[arg-type]  # (a key is pending)
+            frame.key = None
+        else:
+            items.append(scalar)
         if anchor is not None:
             self.anchors[anchor] = scalar
         self.prev_end = end
