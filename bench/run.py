@@ -102,8 +102,9 @@ def run(cmd: list[str], env: dict[str, str], stdout_path: Path) -> tuple[float, 
     return elapsed, usage.ru_maxrss
 
 
-def best(cmds: dict[str, list[str]], env: dict[str, str], outs: dict[str, Path], repeat: int
-         ) -> dict[str, tuple[float, int]]:
+def best(
+    cmds: dict[str, list[str]], env: dict[str, str], outs: dict[str, Path], repeat: int
+) -> dict[str, tuple[float, int]]:
     """Best wall time and peak RSS of each tool's command. One untimed run each first (it writes
     Python's bytecode cache and warms the page cache), then the tools take turns, so a slow spell
     of a shared machine falls on both."""
@@ -123,8 +124,9 @@ MANY_FILES = 100
 MANY_CASE = "100-small-files"
 
 
-def bench_many_files(tmp: Path, env: dict[str, str], recipient: str, tools: dict[str, list[str]], repeat: int,
-                     rng: random.Random) -> list[tuple[str, str, float, float, float, int, int]]:
+def bench_many_files(
+    tmp: Path, env: dict[str, str], recipient: str, tools: dict[str, list[str]], repeat: int, rng: random.Random
+) -> list[tuple[str, str, float, float, float, int, int]]:
     """100 small YAML files: one `pysops encrypt|decrypt --recursive DIR --output-dir OUT`
     process against 100 `sops encrypt|decrypt FILE` processes (sops takes one file per run).
     Each tool decrypts the files it encrypted itself."""
@@ -164,8 +166,15 @@ def bench_many_files(tmp: Path, env: dict[str, str], recipient: str, tools: dict
             best_t, best_m = min(best_t, total), max(best_m, peak)
         times["sops"][op], peaks["sops"][op] = best_t, best_m
     return [
-        (MANY_CASE, op, times["pysops"][op], times["sops"][op], times["pysops"][op] / times["sops"][op],
-         peaks["pysops"][op], peaks["sops"][op])
+        (
+            MANY_CASE,
+            op,
+            times["pysops"][op],
+            times["sops"][op],
+            times["pysops"][op] / times["sops"][op],
+            peaks["pysops"][op],
+            peaks["sops"][op],
+        )
         for op in ("encrypt", "decrypt")
     ]
 
@@ -202,11 +211,15 @@ def main() -> None:
             result = {
                 "encrypt": best(
                     {tool: [*base, "encrypt", "--age", recipient, str(plain)] for tool, base in tools.items()},
-                    env, encrypted, args.repeat,
+                    env,
+                    encrypted,
+                    args.repeat,
                 ),
                 "decrypt": best(
                     {tool: [*base, "decrypt", str(encrypted[tool])] for tool, base in tools.items()},
-                    env, {tool: tmp / f"out.{tool}" for tool in tools}, args.repeat,
+                    env,
+                    {tool: tmp / f"out.{tool}" for tool in tools},
+                    args.repeat,
                 ),
             }
             for op in ("encrypt", "decrypt"):

@@ -94,9 +94,7 @@ class Result:
 
 
 def run_sops(args: list[str], env: dict[str, str], stdin: bytes | None = None, cwd: Path | None = None) -> Result:
-    proc = subprocess.run(
-        [sops_binary(), *args], input=stdin, capture_output=True, env=env, cwd=cwd, timeout=60
-    )
+    proc = subprocess.run([sops_binary(), *args], input=stdin, capture_output=True, env=env, cwd=cwd, timeout=60)
     return Result(proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"))
 
 

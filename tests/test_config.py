@@ -68,9 +68,7 @@ def test_cwd_is_searched_when_the_file_tree_has_none(tmp_path: Path) -> None:
     work = write(tmp_path / "work" / ".sops.yaml", "creation_rules: []\n")
     (tmp_path / "elsewhere").mkdir()
     # Shares tmp_path and its ancestors with the cwd search: they are only checked once.
-    found = find_config(
-        str(tmp_path / "elsewhere" / "s.yaml"), explicit=None, env={}, cwd=str(tmp_path / "work" / "a")
-    )
+    found = find_config(str(tmp_path / "elsewhere" / "s.yaml"), explicit=None, env={}, cwd=str(tmp_path / "work" / "a"))
     assert found == str(work)
     assert find_config(None, explicit=None, env={}, cwd=str(tmp_path / "work" / "a" / "b")) == str(work)
 
@@ -232,9 +230,7 @@ def test_creation_rules_must_be_a_list(tmp_path: Path) -> None:
 
 def test_policy_and_destination_rules_are_kept_raw(tmp_path: Path) -> None:
     cfg = load_config(
-        write(
-            tmp_path / ".sops-policy.yaml", "policy:\n  require: [a]\ndestination_rules:\n  - s3_bucket: b\n"
-        )
+        write(tmp_path / ".sops-policy.yaml", "policy:\n  require: [a]\ndestination_rules:\n  - s3_bucket: b\n")
     )
     assert cfg.policy == {"require": ["a"]}
     assert cfg.destination_rules == [{"s3_bucket": "b"}]
@@ -425,9 +421,7 @@ def test_cloud_recipient_entries_are_checked_by_their_types(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match=r"creation rule 1: kms: no valid ARN found in 'arn:aws:kms:x'"):
         rule_from(tmp_path, f"creation_rules:\n  - age: {A1}\n    kms: arn:aws:kms:x\n")
     with pytest.raises(ConfigError, match=r"rule 1: key group 1: azure_kv: an azure_keyvault entry needs a vaultUrl"):
-        rule_from(
-            tmp_path, f"creation_rules:\n  - key_groups:\n    - age: [{A1}]\n      azure_keyvault: [{{}}]\n"
-        )
+        rule_from(tmp_path, f"creation_rules:\n  - key_groups:\n    - age: [{A1}]\n      azure_keyvault: [{{}}]\n")
     with pytest.raises(ConfigError, match=r"rule 1: key group 1 \(merged\): hc_vault: missing scheme or host"):
         rule_from(
             tmp_path,
@@ -519,9 +513,9 @@ def test_recipients_from_flags_and_env() -> None:
     # A flag replaces its type's environment variable only.
     got = recipients_from_flags({"age": f" {A3}, ,{A3}"}, env)
     assert [(r.type, r.id) for r in got] == [("age", A3), ("pgp", FP1)]
-    assert recipients_from_flags(
-        {"age": None, "pgp": ""}, {"SOPS_AGE_RECIPIENTS": A1}
-    ) == recipients_from_flags({}, {"SOPS_AGE_RECIPIENTS": A1})
+    assert recipients_from_flags({"age": None, "pgp": ""}, {"SOPS_AGE_RECIPIENTS": A1}) == recipients_from_flags(
+        {}, {"SOPS_AGE_RECIPIENTS": A1}
+    )
     assert recipients_from_flags({}, {}) == []
     with pytest.raises(ConfigError, match="age: malformed recipient"):
         recipients_from_flags({"age": "nope"}, {})
@@ -589,9 +583,7 @@ def _sops_settings(config: Path, file: Path) -> tuple[list[list[str]], dict[str,
 
 def _our_settings(rule: CreationRule) -> tuple[list[list[str]], dict[str, Any]]:
     groups = [[r.id for r in g] for g in rule.key_groups]
-    settings: dict[str, Any] = (
-        dict([rule.selection]) if rule.selection else {"unencrypted_suffix": "_unencrypted"}
-    )
+    settings: dict[str, Any] = dict([rule.selection]) if rule.selection else {"unencrypted_suffix": "_unencrypted"}
     if rule.shamir_threshold:
         settings["shamir_threshold"] = rule.shamir_threshold
     if rule.mac_only_encrypted:

@@ -9,8 +9,11 @@ from pysops.keys import WrappedKey
 from pysops.metadata import Metadata
 
 AGE = {"recipient": "age1xyz", "enc": "-----BEGIN AGE ENCRYPTED FILE-----\nx\n-----END AGE ENCRYPTED FILE-----\n"}
-PGP = {"created_at": "2026-01-01T00:00:00Z", "enc": "-----BEGIN PGP MESSAGE-----\nx\n-----END PGP MESSAGE-----",
-       "fp": "ABCD"}
+PGP = {
+    "created_at": "2026-01-01T00:00:00Z",
+    "enc": "-----BEGIN PGP MESSAGE-----\nx\n-----END PGP MESSAGE-----",
+    "fp": "ABCD",
+}
 
 
 def test_flat_field_order_is_sops_struct_order() -> None:
@@ -40,8 +43,15 @@ def test_key_groups_layout() -> None:
 
 
 def test_strings_from_dotenv_are_normalised() -> None:
-    raw = {"age": [AGE], "lastmodified": "2026-11-22T19:04:23Z", "mac": "m", "shamir_threshold": "2",
-           "mac_only_encrypted": "true", "version": "3.11.0", "unencrypted_suffix": "_unencrypted"}
+    raw = {
+        "age": [AGE],
+        "lastmodified": "2026-11-22T19:04:23Z",
+        "mac": "m",
+        "shamir_threshold": "2",
+        "mac_only_encrypted": "true",
+        "version": "3.11.0",
+        "unencrypted_suffix": "_unencrypted",
+    }
     meta = Metadata.from_dict(raw)
     assert meta.shamir_threshold == 2 and meta.mac_only_encrypted is True
     assert meta.selection == ("unencrypted_suffix", "_unencrypted")
@@ -64,4 +74,6 @@ def test_errors() -> None:
     with pytest.raises(GenericError, match="at most one"):
         Metadata.from_dict({"encrypted_regex": "a", "unencrypted_suffix": "b", "lastmodified": "t"})
     assert Metadata.from_dict({"lastmodified": "t", "mac": "m"}).effective_selection() == (
-        "unencrypted_suffix", "_unencrypted")
+        "unencrypted_suffix",
+        "_unencrypted",
+    )

@@ -40,9 +40,9 @@ def roundtrip(text: bytes, fmt: str) -> bytes:
 
 
 SAMPLES = {
-    "yaml": b"# c\na: 1\nb: [x, y, \"z\"]\nc:\n  d: |\n    multi\n    line\n  e: {f: 2.5, g: true}\n",
+    "yaml": b'# c\na: 1\nb: [x, y, "z"]\nc:\n  d: |\n    multi\n    line\n  e: {f: 2.5, g: true}\n',
     "json": b'{\n\t"a": 1,\n\t"b": ["x", {"c": false}],\n\t"d": ""\n}\n',
-    "dotenv": b"# c\r\nA=1\r\nexport B=\"x y\"\r\nC=\r\n",
+    "dotenv": b'# c\r\nA=1\r\nexport B="x y"\r\nC=\r\n',
     "ini": b"; c\n[s]\na = 1\nb = two words\n",
     "binary": bytes(range(256)),
 }

@@ -126,8 +126,14 @@ def test_enc_fast_split_agrees_on_generated_fields(data: str, iv: str, tag: str,
 
 
 @given(
-    st.integers(0, 9999), st.integers(0, 99), st.integers(0, 99), st.integers(0, 99), st.integers(0, 99),
-    st.integers(0, 99), st.sampled_from(["T", "t", " ", "X"]), st.sampled_from(["Z", "z", "+01:00", "", "Q"]),
+    st.integers(0, 9999),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.sampled_from(["T", "t", " ", "X"]),
+    st.sampled_from(["Z", "z", "+01:00", "", "Q"]),
 )
 def test_rfc3339_fast_path_equals_the_regex(
     year: int, month: int, day: int, hour: int, minute: int, second: int, t: str, zone: str

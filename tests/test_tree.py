@@ -133,9 +133,7 @@ def test_set_then_lookup_gives_the_value(value: Any, key: str) -> None:
 # --------------------------------------------------------------------------------------------
 # YAML: structural changes patch the text, every other line is kept
 
-YAML = (
-    "# top\na: one\nb:\n  c: 2\n  # foot of b\nl:\n  - x\n  - k: v\n    k2: v2\ne: {}\nf: [1, 2]\n# trailing\n"
-)
+YAML = "# top\na: one\nb:\n  c: 2\n  # foot of b\nl:\n  - x\n  - k: v\n    k2: v2\ne: {}\nf: [1, 2]\n# trailing\n"
 
 
 def _apply(fmt: str, text: str, op: str, path: str, value: str | None = None) -> tuple[bytes, bytes, bool]:

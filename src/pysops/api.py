@@ -80,9 +80,7 @@ class EncryptOptions:
             )
         if any(not g for g in groups):
             raise GenericError("a key group has no keys")
-        if not allow_hsm_only and not any(
-            SPECS[r.type].sops_compatible for g in groups for r in g if r.type in SPECS
-        ):
+        if not allow_hsm_only and not any(SPECS[r.type].sops_compatible for g in groups for r in g if r.type in SPECS):
             raise GenericError(
                 "every recipient is of a type sops cannot use (e.g. pkcs11): sops could not open this file",
                 hint="add an age or PGP recipient, or pass --allow-hsm-only if only pysops will read it",
@@ -156,9 +154,7 @@ class _Visit(NamedTuple):
 _Leaf = tuple[tuple[str, ...], str, Scalar | Comment, tuple[str, ...]]
 
 
-def _leaves(
-    node: MappingNode | SeqNode, path: tuple[str, ...], prefix: str, stack: tuple[str, ...]
-) -> Iterator[_Leaf]:
+def _leaves(node: MappingNode | SeqNode, path: tuple[str, ...], prefix: str, stack: tuple[str, ...]) -> Iterator[_Leaf]:
     """Leaves and comments in document order with their path, AAD and active comment stack
     (format.md §1.5): ``(path, aad, leaf, comments)``; ``prefix`` is the container's AAD, "" at
     the top.
@@ -637,15 +633,12 @@ def verify_sealed(
     except Exception as exc:  # a store bug may raise anything: it must stop the write, not crash
         detail = exc.message if isinstance(exc, PysopsError) else type(exc).__name__
         raise WriteVerificationFailed(
-            f"internal error: the encrypted {output_format} output does not read back ({detail}); "
-            "nothing was written",
+            f"internal error: the encrypted {output_format} output does not read back ({detail}); nothing was written",
             hint="this is a pysops bug: please report it with the layout of the input (not its values)",
         ) from None
 
 
-def _verify_unwrap(
-    meta: Metadata, data_key: bytes, context: KeyContext | None, env: Mapping[str, str] | None
-) -> None:
+def _verify_unwrap(meta: Metadata, data_key: bytes, context: KeyContext | None, env: Mapping[str, str] | None) -> None:
     """Unwrap the data key (or enough Shamir shares) from the age stanzas an identity at hand
     opens, and compare; nothing to check when no identity fits."""
     ages = [(index, k) for index, group in enumerate(meta.key_groups) for k in group if k.type == "age"]
@@ -788,8 +781,9 @@ def _convert_dotenv_values(doc: Document) -> None:
             leaf.value = parse_dotenv_value(leaf.value)
 
 
-def render(doc: Document, output_format: str, metadata: dict[str, Any] | None,
-           store_options: dict[str, Any] | None = None) -> bytes:
+def render(
+    doc: Document, output_format: str, metadata: dict[str, Any] | None, store_options: dict[str, Any] | None = None
+) -> bytes:
     if doc.format == "dotenv" and output_format != "dotenv" and metadata is None:
         _convert_dotenv_values(doc)
     return get_store(output_format).render(doc, metadata, store_options)
@@ -866,7 +860,7 @@ _PATH_COMPONENT = LazyPattern(r"\[([^\[\]]*)\]")
 def parse_tree_path(text: str) -> list[str | int]:
     """``["a"][0]['b']`` -> ``["a", 0, "b"]`` (sops's index syntax; quotes make a key)."""
     if not text.startswith("[") or _PATH_COMPONENT.sub("", text) != "":
-        raise InvalidTreePath(f"invalid tree path {text!r}", hint='use a path like \'["key"][0]\'')
+        raise InvalidTreePath(f"invalid tree path {text!r}", hint="use a path like '[\"key\"][0]'")
     parts: list[str | int] = []
     for raw in _PATH_COMPONENT.findall(text):
         if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
@@ -961,9 +955,7 @@ class OpenedFile:
 
     def recipients(self) -> list[list[Recipient]]:
         """The recipients of the current key groups (unknown key types are left out)."""
-        return [
-            [key_type(k.type).recipient_of(k) for k in group if k.type in SPECS] for group in self.meta.key_groups
-        ]
+        return [[key_type(k.type).recipient_of(k) for k in group if k.type in SPECS] for group in self.meta.key_groups]
 
     def seal(
         self,

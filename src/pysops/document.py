@@ -68,9 +68,7 @@ class Comment(_Node):
 
     __slots__ = ("text", "span", "style", "changed")
 
-    def __init__(
-        self, text: str, span: tuple[int, int] | None = None, style: str = "", changed: bool = False
-    ) -> None:
+    def __init__(self, text: str, span: tuple[int, int] | None = None, style: str = "", changed: bool = False) -> None:
         self.text = text
         self.span = span
         self.style = style
@@ -158,9 +156,7 @@ class Document(_Node):
         self.state = state
 
 
-def walk_leaves(
-    node: Node | Comment, path: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], Scalar | Comment]]:
+def walk_leaves(node: Node | Comment, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Scalar | Comment]]:
     """Yield ``(path, leaf)`` in document order, depth first.
 
     ``path`` is the list of mapping keys from the root (list indices are not part of it, as in

@@ -170,9 +170,7 @@ def file_lock(path: str | os.PathLike[str], *, wait: float = 0.0) -> Iterator[No
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except FileNotFoundError:
-            raise CouldNotWriteOutputFile(
-                f"cannot write {path}: the directory {lock.parent} does not exist"
-            ) from None
+            raise CouldNotWriteOutputFile(f"cannot write {path}: the directory {lock.parent} does not exist") from None
         except OSError as exc:
             raise CouldNotWriteOutputFile(f"cannot create the lock file {lock}: {exc.strerror}") from None
         try:
@@ -608,9 +606,7 @@ _VERSION = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(-[0-9A-Za-z.-]+)?(\+[0-9
 def _version_key(text: str) -> tuple[int, int, int, int]:
     match = _VERSION.fullmatch(text.strip())
     if match is None:
-        raise FailedToCompareVersions(
-            f"Failed to compare document version {text!r} with program version {VERSION!r}"
-        )
+        raise FailedToCompareVersions(f"Failed to compare document version {text!r} with program version {VERSION!r}")
     major, minor, patch, pre = match.group(1), match.group(2), match.group(3), match.group(4)
     return int(major), int(minor or 0), int(patch or 0), 0 if pre else 1
 

@@ -124,9 +124,7 @@ def test_recursive_output_dir_tree_modes_and_skips(env: dict[str, str], age_key:
     assert not Path("dec/plain.yaml").exists()
 
 
-def test_recursive_in_place_round_trip_skips_the_other_kind(
-    env: dict[str, str], age_key: AgeKey, pysops: Any
-) -> None:
+def test_recursive_in_place_round_trip_skips_the_other_kind(env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     _write_tree(Path.cwd(), {f"d/{name}": text for name, text in PLAIN.items()})
     Path("d/enc.yaml").write_bytes(_encrypted("k: v\n", "enc.yaml", age_key.recipient))
     r = pysops(["encrypt", "--age", age_key.recipient, "-i", "--recursive", "d"], env)
@@ -156,9 +154,7 @@ def test_output_dir_names_and_collisions(tmp_path: Path) -> None:
 # Errors
 
 
-def test_per_file_errors_continue_and_exit_with_the_first(
-    env: dict[str, str], age_key: AgeKey, pysops: Any
-) -> None:
+def test_per_file_errors_continue_and_exit_with_the_first(env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     Path("good1.yaml").write_bytes(_encrypted("a: 1\n", "good1.yaml", age_key.recipient))
     Path("good2.json").write_bytes(_encrypted('{"b": 2}', "good2.json", age_key.recipient))
     Path("plain.yaml").write_text("p: 1\n")

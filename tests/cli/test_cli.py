@@ -61,8 +61,9 @@ def test_in_place_round_trip_keeps_mode(
     assert stat.S_IMODE(f.stat().st_mode) == 0o640
 
 
-def test_plaintext_output_file_is_private(enc_json: Path, tmp_path: Path, clean_env: dict[str, str],
-                                          age_key: AgeKey, pysops: Any) -> None:
+def test_plaintext_output_file_is_private(
+    enc_json: Path, tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
+) -> None:
     env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
     out = tmp_path / "plain-out.json"
     assert pysops(["decrypt", "--output", str(out), str(enc_json)], env).code == 0
@@ -73,8 +74,9 @@ def test_plaintext_output_file_is_private(enc_json: Path, tmp_path: Path, clean_
 def test_stdin_needs_filename_override_or_type(clean_env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     r = pysops(["encrypt", "--age", age_key.recipient], clean_env, stdin=PLAIN_JSON.encode())
     assert r.code == 8
-    r = pysops(["encrypt", "--age", age_key.recipient, "--filename-override", "x.json"], clean_env,
-               stdin=PLAIN_JSON.encode())
+    r = pysops(
+        ["encrypt", "--age", age_key.recipient, "--filename-override", "x.json"], clean_env, stdin=PLAIN_JSON.encode()
+    )
     assert r.code == 0 and b"ENC[AES256_GCM" in r.stdout
     env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
     d = pysops(["decrypt", "--input-type", "json", "--output-type", "json", "-"], env, stdin=r.stdout)
@@ -95,8 +97,10 @@ def test_errors_are_one_line_with_exit_codes(
     assert r.code == 128 and "hunter2" not in r.stderr and r.stdout == b""
     r = pysops(["decrypt", "-i", "--output", "x", str(enc_json)], clean_env)
     assert r.code == 8
-    r = pysops(["encrypt", "--age", age_key.recipient, "--encrypted-regex", "a", "--unencrypted-regex", "b",
-                str(plain)], clean_env)
+    r = pysops(
+        ["encrypt", "--age", age_key.recipient, "--encrypted-regex", "a", "--unencrypted-regex", "b", str(plain)],
+        clean_env,
+    )
     assert r.code == 8
     r = pysops(["decrypt", "--decryption-order", "age,age", str(enc_json)], clean_env)
     assert r.code == 112

@@ -115,16 +115,15 @@ def test_missing_editor_exit_201(tmp_path: Path, env: dict[str, str], age_key: A
     age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     r = pysops(["edit", str(f)], {**env, "EDITOR": str(tmp_path / "nope")})
     assert (r.code, r.stderr) == (
-        201, f"pysops: error: Could not run editor: {tmp_path}/nope: No such file or directory\n"
+        201,
+        f"pysops: error: Could not run editor: {tmp_path}/nope: No such file or directory\n",
     )
     bare = {k: v for k, v in env.items() if k not in ("EDITOR", "SOPS_EDITOR")}
     r = pysops(["edit", str(f)], {**bare, "PATH": str(tmp_path / "empty")})
     assert r.code == 201 and r.stderr.startswith("pysops: error: Could not run editor: no editor available")
 
 
-def test_sops_editor_wins_and_is_shell_split(
-    tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
-) -> None:
+def test_sops_editor_wins_and_is_shell_split(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
     age_encrypt_file(f, SAMPLES["yaml"][1], age_key, "yaml")
     script = tmp_path / "code"
@@ -184,9 +183,7 @@ def test_sops_key_in_the_edited_plaintext_is_refused(
     assert f.read_bytes() == before
 
 
-def test_output_type_edits_in_another_format(
-    tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
-) -> None:
+def test_output_type_edits_in_another_format(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
     age_encrypt_file(f, b"a: one\nb: two\n", age_key, "yaml")
     ed = editor(tmp_path, f'cp "$F" {tmp_path}/shown\nsed -i "s/two/TWO/" "$F"')
@@ -199,8 +196,11 @@ def test_output_type_edits_in_another_format(
 def test_ignore_mac_and_decryption_errors(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
     data = age_encrypt_file(f, b"a: one\n", age_key, "yaml")
-    tampered = re.sub(rb"mac: ENC\[AES256_GCM,data:(.)", lambda m: b"mac: ENC[AES256_GCM,data:" + (
-        b"A" if m.group(1) != b"A" else b"B"), data)
+    tampered = re.sub(
+        rb"mac: ENC\[AES256_GCM,data:(.)",
+        lambda m: b"mac: ENC[AES256_GCM,data:" + (b"A" if m.group(1) != b"A" else b"B"),
+        data,
+    )
     f.write_bytes(tampered)
     ed = editor(tmp_path, 'sed -i "s/one/ONE/" "$F"')
     r = pysops(["edit", str(f)], {**env, "EDITOR": ed})
@@ -246,9 +246,7 @@ def test_version_is_raised_and_a_bad_version_is_exit_202(
 # --show-master-keys
 
 
-def test_show_master_keys_adds_a_recipient(
-    tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
-) -> None:
+def test_show_master_keys_adds_a_recipient(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = tmp_path / "s.yaml"
     age_encrypt_file(f, b"a: one\n", age_key, "yaml")
     other = new_age_key()
@@ -386,8 +384,9 @@ def test_library_edit_result_and_errors(tmp_path: Path, age_key: AgeKey) -> None
     def change(argv: list[str], path: Path) -> None:
         path.write_bytes(path.read_bytes().replace(b"one", b"two"))
 
-    written = edit.edit_file(f, input_format="yaml", options=options, editor=change, env={"EDITOR": "x"},
-                             tmp_base=str(tmp_path))
+    written = edit.edit_file(
+        f, input_format="yaml", options=options, editor=change, env={"EDITOR": "x"}, tmp_base=str(tmp_path)
+    )
     assert written == f.read_bytes() and age_decrypt(written, "yaml", age_key) == b"a: two\n"
     with pytest.raises(FileHasNotBeenModified):
         edit.edit_file(f, input_format="yaml", options=options, editor=lambda a, p: None, env={"EDITOR": "x"})

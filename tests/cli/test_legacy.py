@@ -50,9 +50,7 @@ def test_translate_errors() -> None:
     assert info.value.exit_code == 7 and info.value.message == "Invalid --set format"
 
 
-def test_legacy_commands_end_to_end(
-    tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
-) -> None:
+def test_legacy_commands_end_to_end(tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
     f = tmp_path / "s.yaml"
     f.write_text("a: one\nb: two\n")

@@ -81,9 +81,7 @@ def test_rotate_output_file_and_errors(
     assert enc.read_bytes() == before
 
 
-def test_rotate_keeps_key_groups(
-    enc: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any
-) -> None:
+def test_rotate_keeps_key_groups(enc: Path, clean_env: dict[str, str], age_keys: list[AgeKey], pysops: Any) -> None:
     env = age_env(clean_env, *age_keys)
     assert pysops(["groups", "add", "-i", "-f", str(enc), "--age", age_keys[1].recipient], env).code == 0
     assert pysops(["rotate", "-i", "--add-age", age_keys[2].recipient, str(enc)], env).code == 0

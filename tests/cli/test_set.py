@@ -64,9 +64,7 @@ def test_set_new_nested_key_in_yaml_adds_only_its_lines(
     assert out.endswith(tail)
 
 
-def test_set_gives_the_same_data_as_sops_set(
-    tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any
-) -> None:
+def test_set_gives_the_same_data_as_sops_set(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     plain = tmp_path / "p.yaml"
     plain.write_text(PLAIN_YAML)
     enc = run_sops(["encrypt", "--age", age_key.recipient, str(plain)], env).stdout
@@ -91,7 +89,7 @@ def test_set_gives_the_same_data_as_sops_set(
 def test_unset_and_idempotent(tmp_path: Path, env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     f = _encrypt(tmp_path, "s.yaml", PLAIN_YAML, env, age_key, pysops)
     assert pysops(["unset", str(f), '["l"][0]'], env).code == 0
-    assert run_sops(["decrypt", str(f)], env).stdout.decode() == "# top\na: one\nb:\n    c: 2\nl:\n    - \"y\"\n"
+    assert run_sops(["decrypt", str(f)], env).stdout.decode() == '# top\na: one\nb:\n    c: 2\nl:\n    - "y"\n'
     before = f.read_bytes()
     r = pysops(["unset", str(f), '["zz"]'], env)
     assert (r.code, r.stderr) == (1, "pysops: error: Key not found: zz\n")
@@ -127,12 +125,22 @@ def test_value_file_and_stdin(tmp_path: Path, env: dict[str, str], age_key: AgeK
     [
         (["set", "{f}", "bad", "1"], 7, "Invalid set index format"),
         (["set", "{f}", '["a"]', "notjson"], 7, "Value for --set is not valid JSON"),
-        (["set", "{f}", '["a"]'], 100, "no file specified, or index and value are missing. "
-         "Need precisely 3 positional arguments."),
-        (["set", "--value-stdin", "{f}", '["a"]', '"x"'], 100, "file specified, or index and value are missing. "
-         "Need precisely 2 positional arguments since --value-stdin is used."),
-        (["set", "--value-file", "--value-stdin", "{f}", '["a"]', "x"], 1,
-         "cannot use both --value-file and --value-stdin"),
+        (
+            ["set", "{f}", '["a"]'],
+            100,
+            "no file specified, or index and value are missing. Need precisely 3 positional arguments.",
+        ),
+        (
+            ["set", "--value-stdin", "{f}", '["a"]', '"x"'],
+            100,
+            "file specified, or index and value are missing. "
+            "Need precisely 2 positional arguments since --value-stdin is used.",
+        ),
+        (
+            ["set", "--value-file", "--value-stdin", "{f}", '["a"]', "x"],
+            1,
+            "cannot use both --value-file and --value-stdin",
+        ),
         (["unset", "{f}", "x"], 7, "Invalid unset index format"),
         (["set", "{f}", "[0]", "1"], 7, "cannot use the list index [0] on the mapping at the top level"),
     ],
@@ -199,8 +207,9 @@ def test_write_refused_when_the_file_changed_meanwhile(
     assert f.read_bytes() == first.read_bytes()
 
 
-def test_set_waits_for_then_refuses_a_file_locked_by_edit(tmp_path: Path, clean_env: dict[str, str],
-                                                          age_key: Any, pysops: Any) -> None:
+def test_set_waits_for_then_refuses_a_file_locked_by_edit(
+    tmp_path: Path, clean_env: dict[str, str], age_key: Any, pysops: Any
+) -> None:
     """An `edit` in progress holds the file's lock: a concurrent `set` fails cleanly (exit 3)
     and the file keeps its bytes."""
     import time

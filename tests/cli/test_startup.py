@@ -11,12 +11,30 @@ from typing import Any
 import pytest
 from tests.conftest import AgeKey
 
-FORBIDDEN = ("typer", "rich", "click", "gnupg", "boto3", "botocore", "google", "azure", "hvac", "pkcs11",
-             "pydantic", "pysops.cli.app", "pysops.formats.json", "pysops.formats.dotenv",
-             "pysops.formats.ini",
-             # OpenSSL through hashlib/hmac and cryptography's Python layer cost more than the rest
-             # of the run; the MAC uses CPython's built-in SHA-512, AES-GCM the compiled binding
-             "hashlib", "_hashlib", "hmac", "cryptography.utils", "cryptography.hazmat.primitives")
+FORBIDDEN = (
+    "typer",
+    "rich",
+    "click",
+    "gnupg",
+    "boto3",
+    "botocore",
+    "google",
+    "azure",
+    "hvac",
+    "pkcs11",
+    "pydantic",
+    "pysops.cli.app",
+    "pysops.formats.json",
+    "pysops.formats.dotenv",
+    "pysops.formats.ini",
+    # OpenSSL through hashlib/hmac and cryptography's Python layer cost more than the rest
+    # of the run; the MAC uses CPython's built-in SHA-512, AES-GCM the compiled binding
+    "hashlib",
+    "_hashlib",
+    "hmac",
+    "cryptography.utils",
+    "cryptography.hazmat.primitives",
+)
 
 
 def test_decrypt_imports_only_what_it_needs(
@@ -70,7 +88,10 @@ def test_dotenv_round_trip_imports_no_typing_regex_or_datetime(
     for args in (["encrypt", "--age", age_key.recipient, str(plain)], ["decrypt", str(tmp_path / "enc.env")]):
         proc = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "pysops", *args],
-            capture_output=True, env=env, text=True, timeout=60,
+            capture_output=True,
+            env=env,
+            text=True,
+            timeout=60,
         )
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout)
@@ -94,13 +115,17 @@ def test_console_exit_without_teardown_flushes_everything(
     env = {**clean_env, "SOPS_AGE_KEY": age_key.identity}
     enc = subprocess.run(
         [sys.executable, "-m", "pysops", "encrypt", "--age", age_key.recipient, str(plain)],
-        capture_output=True, env=env, timeout=60,
+        capture_output=True,
+        env=env,
+        timeout=60,
     )
     assert enc.returncode == 0 and enc.stdout.count(b"ENC[AES256_GCM") == 5001  # values + MAC
     (tmp_path / "big.enc.env").write_bytes(enc.stdout)
     dec = subprocess.run(
         [sys.executable, "-m", "pysops", "decrypt", str(tmp_path / "big.enc.env")],
-        capture_output=True, env=env, timeout=60,
+        capture_output=True,
+        env=env,
+        timeout=60,
     )
     assert dec.returncode == 0 and dec.stdout == plain.read_bytes() and dec.stderr == b""
     bad = subprocess.run(
@@ -124,8 +149,6 @@ def test_unwritable_standard_output_is_one_error_line(
         proc = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, env=clean_env, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr == b"pysops: error: cannot write to standard output: No space left on device\n"
-    closed = subprocess.run(
-        ["sh", "-c", '"$@" >&-', "sh", *args], stderr=subprocess.PIPE, env=clean_env, timeout=60
-    )
+    closed = subprocess.run(["sh", "-c", '"$@" >&-', "sh", *args], stderr=subprocess.PIPE, env=clean_env, timeout=60)
     assert closed.returncode == 1
     assert closed.stderr.startswith(b"pysops: error: cannot write the output: standard output is closed\n")

@@ -87,7 +87,7 @@ def test_encrypted_document_on_stdin(env: dict[str, str], age_key: AgeKey, pysop
 def test_dotenv_quotes_are_interpreted_and_output_file_is_private(
     env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
-    _encrypt("app.env", 'PLAIN=a b\nQUOTED="line\\nnext"\nSINGLE=\'x\'\n', age_key.recipient, "dotenv")
+    _encrypt("app.env", "PLAIN=a b\nQUOTED=\"line\\nnext\"\nSINGLE='x'\n", age_key.recipient, "dotenv")
     r = pysops(["decrypt", "--terraform", "--output", "flat.json", "app.env"], env)
     assert (r.code, r.stdout, r.stderr) == (0, b"", "")
     assert json.loads(Path("flat.json").read_text()) == {"PLAIN": "a b", "QUOTED": "line\nnext", "SINGLE": "x"}

@@ -43,8 +43,7 @@ def test_adding_a_recipient_keeps_values_lastmodified_and_mac(
     r = pysops(["updatekeys", "-y", "one.yaml", "two.yaml"], age_env(clean_env, k0))
     assert r.code == 0 and r.stdout == b""
     change = (
-        "The following changes will be made to the file's groups:\n"
-        f"Group 1\n    {k0.recipient}\n+++ {k1.recipient}\n"
+        f"The following changes will be made to the file's groups:\nGroup 1\n    {k0.recipient}\n+++ {k1.recipient}\n"
     )
     assert r.stderr == (
         f"pysops: syncing keys for file one.yaml\n{change}pysops: file one.yaml synced with new keys\n"

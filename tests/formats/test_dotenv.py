@@ -23,8 +23,12 @@ from pysops.values import GoTime
 
 SOPS = Path(sys.executable).parent / "sops"
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sops-functional"
-META = {"lastmodified": "2026-01-02T03:04:05Z", "mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
-        "version": "3.11.0", "age": [{"recipient": "age1r", "enc": "-----BEGIN-----\nAB\n-----END-----\n"}]}
+META = {
+    "lastmodified": "2026-01-02T03:04:05Z",
+    "mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+    "version": "3.11.0",
+    "age": [{"recipient": "age1r", "enc": "-----BEGIN-----\nAB\n-----END-----\n"}],
+}
 META_LINES = (
     "sops_age__list_0__map_enc=-----BEGIN-----\\nAB\\n-----END-----\\n\n"
     "sops_age__list_0__map_recipient=age1r\n"
@@ -47,7 +51,7 @@ def items(doc: Document) -> list[tuple[str, Any]]:
 
 def test_parse_is_sops_dialect() -> None:
     text = (
-        b"# top comment\n\nexport X=1\nSPACED = v \nQ=\"hello world\"\nH=a # not a comment\n"
+        b'# top comment\n\nexport X=1\nSPACED = v \nQ="hello world"\nH=a # not a comment\n'
         b"EQ=a=b=c\nNL=line1\\nline2\nEMPTY=\n=nokey\nU=\xc3\xa9\xe2\x82\xac\n#\n"
     )
     doc = dotenv.parse(text)
@@ -176,16 +180,18 @@ def test_entry_added_to_a_file_without_lines(data: bytes) -> None:
 
 
 def test_conversion_from_another_tree() -> None:
-    tree = Mapping([
-        Comment(" from yaml"),
-        Entry("s", Scalar("multi\nline")),
-        Entry("i", Scalar(42)),
-        Entry("f", Scalar(2.0)),
-        Entry("big", Scalar(1e20)),
-        Entry("b", Scalar(True)),
-        Entry("t", Scalar(GoTime(2024, 1, 2))),
-        Entry("n", Scalar(None)),
-    ])
+    tree = Mapping(
+        [
+            Comment(" from yaml"),
+            Entry("s", Scalar("multi\nline")),
+            Entry("i", Scalar(42)),
+            Entry("f", Scalar(2.0)),
+            Entry("big", Scalar(1e20)),
+            Entry("b", Scalar(True)),
+            Entry("t", Scalar(GoTime(2024, 1, 2))),
+            Entry("n", Scalar(None)),
+        ]
+    )
     doc = Document("yaml", [tree])
     assert dotenv.render(doc, None) == (
         b"# from yaml\ns=multi\\nline\ni=42\nf=2.0\nbig=1E+20\nb=true\nt=2024-01-02T00:00:00Z\nn=\n"
@@ -311,8 +317,12 @@ def sops_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.skip("sops binary not installed")
     identity = pyrage.x25519.Identity.generate()
     tmp = tmp_path_factory.mktemp("dotenv")
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "SOPS_DISABLE_VERSION_CHECK": "1",
-           "SOPS_AGE_KEY": str(identity)}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+        "SOPS_AGE_KEY": str(identity),
+    }
     return {"env": env, "recipient": str(identity.to_public()), "dir": tmp}
 
 
@@ -323,7 +333,7 @@ def run_sops(args: list[str], env: dict[str, str], data: bytes) -> bytes:
 
 
 PLAIN = (
-    b"# database settings\nDB_USER=admin\nexport DB_PASS=\"p@ss word\"\nEMPTY=\nURL=http://x/?a=b#frag\n"
+    b'# database settings\nDB_USER=admin\nexport DB_PASS="p@ss word"\nEMPTY=\nURL=http://x/?a=b#frag\n'
     b"\n#\xc3\xa9 comment\nMULTI=line1\\nline2\nSPACED = v \nNAME_unencrypted=visible\n"
 )
 
@@ -331,12 +341,19 @@ PLAIN = (
 def test_sops_encrypted_file_reads_back_in_pysops(sops_env: dict[str, Any]) -> None:
     api = pytest.importorskip("pysops.api")
     env = sops_env["env"]
-    encrypted = run_sops(["encrypt", "--input-type", "dotenv", "--output-type", "dotenv", "--age",
-                          sops_env["recipient"]], env, PLAIN)
+    encrypted = run_sops(
+        ["encrypt", "--input-type", "dotenv", "--output-type", "dotenv", "--age", sops_env["recipient"]], env, PLAIN
+    )
     doc = dotenv.parse(encrypted)
     assert doc.metadata is not None and doc.metadata["age"][0]["recipient"] == sops_env["recipient"]
     assert [key for key, _ in items(doc) if key != "#"] == [
-        "DB_USER", "export DB_PASS", "EMPTY", "URL", "MULTI", "SPACED ", "NAME_unencrypted"
+        "DB_USER",
+        "export DB_PASS",
+        "EMPTY",
+        "URL",
+        "MULTI",
+        "SPACED ",
+        "NAME_unencrypted",
     ]
     ours = api.decrypt_bytes(encrypted, input_format="dotenv", options=api.DecryptOptions(env=env))
     assert ours == PLAIN.replace(b"\n\n", b"\n")  # sops re-emits its tree: the blank line is gone
@@ -375,8 +392,9 @@ def test_invalid_utf8_keys_and_comments_both_ways(sops_env: dict[str, Any]) -> N
     ours = api.encrypt_bytes(plain, options, input_format="dotenv")
     assert b"\xe9" not in ours.split(b"=")[1] and ours.startswith(b"#ENC[AES256_GCM,")
     assert run_sops(["decrypt", "--input-type", "dotenv", "--output-type", "dotenv"], env, ours) == plain
-    theirs = run_sops(["encrypt", "--input-type", "dotenv", "--output-type", "dotenv", "--age",
-                       sops_env["recipient"]], env, plain)
+    theirs = run_sops(
+        ["encrypt", "--input-type", "dotenv", "--output-type", "dotenv", "--age", sops_env["recipient"]], env, plain
+    )
     for encrypted in (ours, theirs):
         assert api.decrypt_bytes(encrypted, input_format="dotenv", options=api.DecryptOptions(env=env)) == plain
 
@@ -435,6 +453,7 @@ def test_text_path_writes_the_bytes_of_the_tree_path(
         key_groups=[[key_type("age").parse_recipient(_RECIPIENT)]], selection=selection, mac_only_encrypted=mac_only
     )
     now = GoTime(2026, 11, 22, 19, 4, 23)
+
     def text_path() -> bytes:
         return api.encrypt_bytes(data, options, input_format="dotenv", now=now, randbytes=_counter_rng())
 

@@ -145,18 +145,38 @@ def sops_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         encrypted = json.loads(_sops(["encrypt", f"{name}.json"], env, tmp))
         meta = encrypted["sops"]
         meta["key_groups"][0]["pgp"] = [
-            {"created_at": "2026-01-01T00:00:00Z", "enc": "-----BEGIN PGP MESSAGE-----\n\nwcBM\n=ab\n-----END"
-             " PGP MESSAGE-----", "fp": "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"}
+            {
+                "created_at": "2026-01-01T00:00:00Z",
+                "enc": "-----BEGIN PGP MESSAGE-----\n\nwcBM\n=ab\n-----END PGP MESSAGE-----",
+                "fp": "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",
+            }
         ]
         meta["key_groups"][1]["kms"] = [
-            {"arn": "arn:aws:kms:us-east-1:123456789012:key/k", "role": "arn:aws:iam::1:role/r",
-             "context": {"Zeta": "z", "App": "a b", "Environment": "production"},
-             "created_at": "2026-01-01T00:00:00Z", "enc": "QUJD", "aws_profile": ""}
+            {
+                "arn": "arn:aws:kms:us-east-1:123456789012:key/k",
+                "role": "arn:aws:iam::1:role/r",
+                "context": {"Zeta": "z", "App": "a b", "Environment": "production"},
+                "created_at": "2026-01-01T00:00:00Z",
+                "enc": "QUJD",
+                "aws_profile": "",
+            }
         ]
         target = tmp / f"{name}.conv"
         target.write_text(json.dumps(encrypted))
-        _sops(["set", "--input-type", "json", "--output-type", fmt, target.name, '["x"]' if fmt == "dotenv"
-               else '["s"]["x"]', '"y"'], env, tmp)
+        _sops(
+            [
+                "set",
+                "--input-type",
+                "json",
+                "--output-type",
+                fmt,
+                target.name,
+                '["x"]' if fmt == "dotenv" else '["s"]["x"]',
+                '"y"',
+            ],
+            env,
+            tmp,
+        )
         results[fmt] = (target.read_bytes(), meta)
     results["env"] = env
     results["dir"] = tmp
@@ -179,7 +199,9 @@ def test_sops_written_dotenv_metadata(sops_files: dict[str, Any]) -> None:
     doc = dotenv.parse(data)
     assert doc.metadata is not None
     assert doc.metadata["key_groups"][1]["kms"][0]["context"] == {
-        "Zeta": "z", "App": "a b", "Environment": "production"
+        "Zeta": "z",
+        "App": "a b",
+        "Environment": "production",
     }
     assert doc.metadata["key_groups"][0]["pgp"][0]["enc"] == meta["key_groups"][0]["pgp"][0]["enc"]
     assert doc.metadata["key_groups"][0]["age"][0]["enc"].startswith("-----BEGIN AGE ENCRYPTED FILE-----\n")

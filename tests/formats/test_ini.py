@@ -23,9 +23,13 @@ from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence,
 from pysops.errors import ErrorDumpingTree, ParseError
 from pysops.formats import ini
 
-META = {"lastmodified": "2026-01-02T03:04:05Z", "mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
-        "version": "3.11.0", "age": [{"recipient": "age1r", "enc": "-----BEGIN-----\nAB\n-----END-----\n"}],
-        "encrypted_regex": "^(a|b);c#d"}
+META = {
+    "lastmodified": "2026-01-02T03:04:05Z",
+    "mac": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+    "version": "3.11.0",
+    "age": [{"recipient": "age1r", "enc": "-----BEGIN-----\nAB\n-----END-----\n"}],
+    "encrypted_regex": "^(a|b);c#d",
+}
 META_SECTION = (
     "[sops]\n"
     "age__list_0__map_enc = -----BEGIN-----\\nAB\\n-----END-----\\n\n"
@@ -64,7 +68,7 @@ def comments(doc: Document) -> list[tuple[tuple[str, ...], str]]:
 
 def test_parse_model_and_comment_grouping() -> None:
     text = (
-        "; file comment\ntop = 1\n# about db\n\n; more\n[db] ; header note\nuser = \"s3cr3t\"\n"
+        '; file comment\ntop = 1\n# about db\n\n; more\n[db] ; header note\nuser = "s3cr3t"\n'
         "pass: x y ; inline\n  spaced   =   v  \n; before\nurl = http://x/?a=b;c\nempty =\n; trailing\n"
     )
     doc = ini.parse(text.encode())
@@ -83,7 +87,10 @@ def test_parse_model_and_comment_grouping() -> None:
         (("db",), "trailing"),
     ]
     assert shape(doc)[:4] == [
-        (("DEFAULT", "top"), "value"), (("DEFAULT",), "comment"), (("db",), "comment"), (("db", "user"), "value")
+        (("DEFAULT", "top"), "value"),
+        (("DEFAULT",), "comment"),
+        (("db",), "comment"),
+        (("db", "user"), "value"),
     ]
     assert doc.metadata is None
     assert ini.render(doc, None) == text.encode()
@@ -103,8 +110,8 @@ def test_empty_file_has_an_empty_default_section() -> None:
         (b"[s\n", 1, "unclosed section"),
         (b"\n[]\n", 2, "empty section name"),
         (b"[s]\n = secret\n", 2, "empty key name"),
-        (b"[s]\nk = \"\"\"secret\nmore\n", 2, "missing closing quote"),
-        (b"[s]\n\"k = secret\n", 2, "missing closing quote of a key"),
+        (b'[s]\nk = """secret\nmore\n', 2, "missing closing quote"),
+        (b'[s]\n"k = secret\n', 2, "missing closing quote of a key"),
         (b"[s]\nk = 1\nk = secret\n", 3, "appears twice"),
     ],
 )
@@ -175,10 +182,10 @@ def _set(doc: Document, section: str, key: str, value: Any) -> None:
     ],
 )
 def test_changed_values_are_quoted_so_they_read_back(value: str, line: str) -> None:
-    doc = ini.parse(b"[s]\na = x ; c\nb = \"y\"\n")
+    doc = ini.parse(b'[s]\na = x ; c\nb = "y"\n')
     _set(doc, "s", "a", value)
     rendered = ini.render(doc, None)
-    assert rendered == f"[s]\n{line}\nb = \"y\"\n".encode()
+    assert rendered == f'[s]\n{line}\nb = "y"\n'.encode()
     again = ini.parse(rendered)
     assert tree(again)[1] == ("s", [("a", value), ("b", "y")])
     assert comments(again) == [(("s",), "c")]
@@ -189,9 +196,7 @@ def test_changed_value_keeps_its_quotes_when_possible() -> None:
     for key in "bcde":
         _set(doc, "s", key, "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]")
     enc = "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"
-    assert ini.render(doc, None) == (
-        f'[s]\nb = "{enc}" ; note\nc = `{enc}`\nd = """{enc}"""\ne = {enc}\n'.encode()
-    )
+    assert ini.render(doc, None) == (f'[s]\nb = "{enc}" ; note\nc = `{enc}`\nd = """{enc}"""\ne = {enc}\n'.encode())
 
 
 def test_added_and_removed_keys_and_sections() -> None:
@@ -206,20 +211,27 @@ def test_added_and_removed_keys_and_sections() -> None:
 
 
 def test_conversion_from_another_tree() -> None:
-    source = Mapping([
-        Entry("DEFAULT", Mapping([Entry("top", Scalar(1))])),
-        Comment(" between"),
-        Entry("db", Mapping([
-            Comment(" a yaml comment"),
-            Entry("user", Scalar("admin")),
-            Entry("port", Scalar(5432)),
-            Entry("ratio", Scalar(2.0)),
-            Entry("on", Scalar(False)),
-            Entry("none", Scalar(None)),
-            Entry("tricky", Scalar("a;b")),
-            Entry("key=with:delims", Scalar(" x ")),
-        ])),
-    ])
+    source = Mapping(
+        [
+            Entry("DEFAULT", Mapping([Entry("top", Scalar(1))])),
+            Comment(" between"),
+            Entry(
+                "db",
+                Mapping(
+                    [
+                        Comment(" a yaml comment"),
+                        Entry("user", Scalar("admin")),
+                        Entry("port", Scalar(5432)),
+                        Entry("ratio", Scalar(2.0)),
+                        Entry("on", Scalar(False)),
+                        Entry("none", Scalar(None)),
+                        Entry("tricky", Scalar("a;b")),
+                        Entry("key=with:delims", Scalar(" x ")),
+                    ]
+                ),
+            ),
+        ]
+    )
     rendered = ini.render(Document("yaml", [source]), None)
     # sops's layout (go-ini's writer): a section's comment above its header, "=" aligned, keys
     # and values quoted as go-ini quotes them; sops would drop the comment outside any section.
@@ -251,12 +263,18 @@ def test_conversion_errors(source: Mapping) -> None:
 # ------------------------------------------------------------------------------------------------
 # Properties: untouched and fake-cipher round trips for the common INI styles
 
-_word = st.text(st.characters(codec="utf-8", categories=["L", "N"], include_characters="_.-"), min_size=1,
-                max_size=6).filter(lambda w: w != "-")
-_text = st.text(st.characters(codec="utf-8", categories=["L", "N", "Zs", "P", "S"],
-                              exclude_characters="#;\"'`\\[]\u0085\u00a0\u1680\u2028\u2029\u202f\u205f\u3000"
-                              + "".join(map(chr, range(0x2000, 0x200B)))),
-                max_size=10).map(str.strip)
+_word = st.text(
+    st.characters(codec="utf-8", categories=["L", "N"], include_characters="_.-"), min_size=1, max_size=6
+).filter(lambda w: w != "-")
+_text = st.text(
+    st.characters(
+        codec="utf-8",
+        categories=["L", "N", "Zs", "P", "S"],
+        exclude_characters="#;\"'`\\[]\u0085\u00a0\u1680\u2028\u2029\u202f\u205f\u3000"
+        + "".join(map(chr, range(0x2000, 0x200B))),
+    ),
+    max_size=10,
+).map(str.strip)
 
 
 @st.composite
@@ -286,8 +304,14 @@ def ini_files(draw: st.DrawFn, exact: bool) -> str:
             delimiter = draw(st.sampled_from(["=", " = ", ":", " : ", "  =   "]))
             value = draw(_text)
             style = draw(st.sampled_from(["plain", "double", "single", "backtick", "triple", "empty"]))
-            rendered = {"plain": value, "double": f'"{value}"', "single": f"'{value}'", "backtick": f"`{value};#`",
-                        "triple": f'"""{value}"""', "empty": ""}[style]
+            rendered = {
+                "plain": value,
+                "double": f'"{value}"',
+                "single": f"'{value}'",
+                "backtick": f"`{value};#`",
+                "triple": f'"""{value}"""',
+                "empty": "",
+            }[style]
             if style == "plain" and not value:
                 rendered = "x"
             line = f"{draw(st.sampled_from(['', '  ']))}{key}{delimiter}{rendered}"
@@ -419,8 +443,10 @@ def test_fake_cipher_round_trip_is_byte_identical(text: str) -> None:
 VARIANTS = {
     "basic": ("[db]\nuser = admin\npass = s3cr3t\n", True),
     "default": ("; top\ntop = 1\n# c\n[a]\nk=v\n", True),
-    "quotes": ('[q]\ndq = "a b"\nsq = \'c d\'\nbt = `e;f`\ntq = """g#h"""\nmixed = "a"b"\nlone = "\n'
-               'empty =\nempty2 = ""\n', True),
+    "quotes": (
+        '[q]\ndq = "a b"\nsq = \'c d\'\nbt = `e;f`\ntq = """g#h"""\nmixed = "a"b"\nlone = "\nempty =\nempty2 = ""\n',
+        True,
+    ),
     "inline": ('[c]\na = x ; one\nb = y # two\nc = "z" ; three\nd = http://x/?a=b;c\ne = "a#b"\n', True),
     "delims": ("[d]\nk1:v1\nk2 : v2\n  k3   =   v3   \nk4=\nk5 = = x\nk6 : a=b\n", True),
     "duplicates": ("a = 1\n[s]\nx = 1\n[s]\ny = 2\n[DEFAULT]\nz = 3\n", True),
@@ -441,8 +467,12 @@ VARIANTS = {
 def sops_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     identity = pyrage.x25519.Identity.generate()
     tmp = tmp_path_factory.mktemp("ini")
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "SOPS_DISABLE_VERSION_CHECK": "1",
-           "SOPS_AGE_KEY": str(identity)}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp),
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+        "SOPS_AGE_KEY": str(identity),
+    }
     return {"env": env, "recipient": str(identity.to_public())}
 
 
@@ -453,8 +483,11 @@ def run_sops(args: list[str], env: dict[str, str], data: bytes) -> bytes:
 
 
 def sops_encrypt(sops_env: dict[str, Any], data: bytes) -> bytes:
-    return run_sops(["encrypt", "--input-type", "ini", "--output-type", "ini", "--age", sops_env["recipient"]],
-                    sops_env["env"], data)
+    return run_sops(
+        ["encrypt", "--input-type", "ini", "--output-type", "ini", "--age", sops_env["recipient"]],
+        sops_env["env"],
+        data,
+    )
 
 
 def sops_values(sops_env: dict[str, Any], encrypted: bytes) -> list[Any]:
@@ -537,9 +570,7 @@ def test_changed_values_read_back_in_sops(sops_env: dict[str, Any]) -> None:
     for key, value in values.items():
         _set(doc, "s", key, value)
     rendered = ini.render(doc, None)
-    assert sops_values(sops_env, sops_encrypt(sops_env, rendered)) == [
-        ("DEFAULT", []), ("s", list(values.items()))
-    ]
+    assert sops_values(sops_env, sops_encrypt(sops_env, rendered)) == [("DEFAULT", []), ("s", list(values.items()))]
 
 
 def test_auto_increment_keys() -> None:

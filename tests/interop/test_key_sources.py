@@ -61,7 +61,7 @@ def test_age_key_file_and_key_cmd(tmp_path: Path, clean_env: dict[str, str], age
     keys.write_text(f"# created: now\n# public key: {age_key.recipient}\n{age_key.identity}\n")
     r = pysops(["decrypt", str(path)], {**clean_env, "SOPS_AGE_KEY_FILE": str(keys)})
     assert (r.code, r.stdout) == (0, DOC)
-    cmd = f"{sys.executable} -c \"print(open({str(keys)!r}).read())\""
+    cmd = f'{sys.executable} -c "print(open({str(keys)!r}).read())"'
     r = pysops(["decrypt", str(path)], {**clean_env, "SOPS_AGE_KEY_CMD": cmd})
     assert (r.code, r.stdout) == (0, DOC), r.stderr
     assert run_sops(["decrypt", str(path)], {**clean_env, "SOPS_AGE_KEY_CMD": cmd}).stdout == DOC
@@ -90,8 +90,7 @@ def test_gpg_exec_and_mixed_groups(
     wrapper.write_text(f'#!/bin/sh\necho called >> "{log}"\nexec gpg "$@"\n')
     wrapper.chmod(0o755)
     (tmp_path / ".sops.yaml").write_text(
-        "creation_rules:\n  - key_groups:\n"
-        f"      - pgp: [{SOPS_PGP_FP}]\n      - age: [{age_key.recipient}]\n"
+        f"creation_rules:\n  - key_groups:\n      - pgp: [{SOPS_PGP_FP}]\n      - age: [{age_key.recipient}]\n"
     )
     plain = tmp_path / "s.yaml"
     plain.write_bytes(DOC)

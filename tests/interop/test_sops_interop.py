@@ -247,11 +247,7 @@ def _encrypted_leaves(path: Path) -> list[tuple[tuple[str, ...], bool]]:
     from pysops.formats import get_store
 
     doc = get_store("yaml").parse(path.read_bytes())
-    return [
-        (v.path, str(v.leaf.value).startswith("ENC["))
-        for v in walk_document(doc)
-        if isinstance(v.leaf, Scalar)
-    ]
+    return [(v.path, str(v.leaf.value).startswith("ENC[")) for v in walk_document(doc) if isinstance(v.leaf, Scalar)]
 
 
 COMMENT_YAML = """\
@@ -316,9 +312,7 @@ def test_comment_regex_matching_encrypted_comments_is_refused(
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json", "dotenv"])
-def test_mac_only_encrypted(
-    fmt: str, tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
-) -> None:
+def test_mac_only_encrypted(fmt: str, tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any) -> None:
     name, content = DOCS[fmt]
     plain = tmp_path / name
     plain.write_bytes(content)

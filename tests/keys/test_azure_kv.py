@@ -103,7 +103,7 @@ def test_key_group_entries() -> None:
 
 
 def test_wrap_resolves_the_version_and_stores_base64url_rsa_oaep_256(env: dict[str, str], fake: FakeAzure) -> None:
-    (version, private), = fake.keys["sops"]
+    ((version, private),) = fake.keys["sops"]
     data_key = bytes(range(32))
     wrapped = KEY_TYPE.parse_recipient(fake.key_url("sops")).wrap(data_key, T0)
     assert list(wrapped.fields) == ["vault_url", "name", "version", "created_at", "enc"]
@@ -194,9 +194,7 @@ def test_sops_reads_our_stanza_and_pysops_reads_the_one_sops_writes(
     assert s.code == 0
 
 
-def test_key_groups_mixing_azure_kv_and_age(
-    env: dict[str, str], fake: FakeAzure, age_key: AgeKey, pysops: Any
-) -> None:
+def test_key_groups_mixing_azure_kv_and_age(env: dict[str, str], fake: FakeAzure, age_key: AgeKey, pysops: Any) -> None:
     Path(".sops.yaml").write_text(
         "creation_rules:\n"
         "  - key_groups:\n"

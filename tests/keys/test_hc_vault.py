@@ -78,8 +78,13 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bao]:
     log = tmp_path_factory.mktemp("bao") / "bao.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(binary), "server", "-dev", f"-dev-root-token-id={ROOT_TOKEN}",
-             f"-dev-listen-address=127.0.0.1:{port}"],
+            [
+                str(binary),
+                "server",
+                "-dev",
+                f"-dev-root-token-id={ROOT_TOKEN}",
+                f"-dev-listen-address=127.0.0.1:{port}",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={"PATH": os.environ.get("PATH", ""), "HOME": str(log.parent)},
@@ -204,8 +209,10 @@ def _pysops_encrypt(uri: str, plain: bytes = PLAIN) -> bytes:
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
-        ("https://vault.example.com:8200/v1/transit/keys/keyName",
-         ("https://vault.example.com:8200", "transit", "keyName")),
+        (
+            "https://vault.example.com:8200/v1/transit/keys/keyName",
+            ("https://vault.example.com:8200", "transit", "keyName"),
+        ),
         ("http://127.0.0.1:8200/v1/team/a/transit/keys/k3/", ("http://127.0.0.1:8200", "team/a/transit", "k3")),
         ("  HTTPS://Vault:8200/v1/sops/keys/firstkey ", ("https://Vault:8200", "sops", "firstkey")),
         ("http://h:1/v1/a/b/c/keys/z", ("http://h:1", "a/b/c", "z")),
@@ -240,8 +247,14 @@ def test_config_items_must_be_strings() -> None:
 
 
 def test_stanza_round_trip_keeps_sops_field_order() -> None:
-    stanza = {"enc": "vault:v1:abc", "key_name": "k", "created_at": "2026-01-02T03:04:05Z",
-              "engine_path": "a/b", "vault_address": "http://h:1", "extra": "ignored"}
+    stanza = {
+        "enc": "vault:v1:abc",
+        "key_name": "k",
+        "created_at": "2026-01-02T03:04:05Z",
+        "engine_path": "a/b",
+        "vault_address": "http://h:1",
+        "extra": "ignored",
+    }
     wrapped = key_type("hc_vault").from_metadata(stanza)
     assert list(wrapped.fields) == ["vault_address", "engine_path", "key_name", "created_at", "enc"]
     assert key_type("hc_vault").recipient_of(wrapped) == HCVaultRecipient("http://h:1", "a/b", "k")
@@ -269,10 +282,14 @@ def test_pysops_encrypts_sops_decrypts(bao: Bao, env: dict[str, str], pysops: An
     assert (r.code, r.stderr) == (0, "")
     text = Path("s.yaml").read_text()
     port = bao.addr.rsplit(":", 1)[1]
-    block = text[text.index("    hc_vault:"):text.index("    lastmodified:")]
+    block = text[text.index("    hc_vault:") : text.index("    lastmodified:")]
     lines = block.splitlines()
-    assert lines[:4] == ["    hc_vault:", f"        - vault_address: http://127.0.0.1:{port}",
-                         "          engine_path: transit", "          key_name: k1"]
+    assert lines[:4] == [
+        "    hc_vault:",
+        f"        - vault_address: http://127.0.0.1:{port}",
+        "          engine_path: transit",
+        "          key_name: k1",
+    ]
     assert lines[4].startswith('          created_at: "') and lines[5].startswith("          enc: vault:v1:")
     assert len(lines) == 6
     out = run_sops(["decrypt", "s.yaml"], env)
@@ -331,8 +348,10 @@ def _key_layout(data: bytes) -> list[list[tuple[str, list[list[str]]]]]:
     from ruamel.yaml import YAML
 
     meta = YAML(typ="safe").load(data)["sops"]
-    return [[(name, [list(stanza) for stanza in stanzas or []]) for name, stanzas in group.items()]
-            for group in meta["key_groups"]]
+    return [
+        [(name, [list(stanza) for stanza in stanzas or []]) for name, stanzas in group.items()]
+        for group in meta["key_groups"]
+    ]
 
 
 def test_env_recipients_rotate_add_rm_and_groups_add(bao: Bao, env: dict[str, str], pysops: Any) -> None:
@@ -391,8 +410,12 @@ def test_decrypt_server_down(bao: Bao, env: dict[str, str], pysops: Any) -> None
     path = Path("e.yaml")
     path.write_bytes(_pysops_encrypt(bao.uri()).replace(bao.addr.encode(), dead.encode()))
     start = time.monotonic()
-    _decrypt_fails(pysops, env, path, f"hc_vault: {dead}/v1/transit/keys/k1: cannot connect to the Vault "
-                   "server (connection refused)")
+    _decrypt_fails(
+        pysops,
+        env,
+        path,
+        f"hc_vault: {dead}/v1/transit/keys/k1: cannot connect to the Vault server (connection refused)",
+    )
     assert time.monotonic() - start < 2
 
 
@@ -400,16 +423,16 @@ def test_decrypt_hanging_server_is_bounded(bao: Bao, hanging: str, env: dict[str
     path = Path("e.yaml")
     path.write_bytes(_pysops_encrypt(bao.uri()).replace(bao.addr.encode(), hanging.encode()))
     start = time.monotonic()
-    _decrypt_fails(pysops, {**env, "PYSOPS_VAULT_TIMEOUT": "0.5"}, path,
-                   "no answer from the Vault server within 0.5 s")
+    _decrypt_fails(pysops, {**env, "PYSOPS_VAULT_TIMEOUT": "0.5"}, path, "no answer from the Vault server within 0.5 s")
     assert 0.4 < time.monotonic() - start < 3
 
 
 def test_decrypt_access_denied(bao: Bao, env: dict[str, str], pysops: Any) -> None:
     path = Path("e.yaml")
     path.write_bytes(_pysops_encrypt(bao.uri()))
-    _decrypt_fails(pysops, {**env, "VAULT_TOKEN": bao.limited_token}, path,
-                   f"{bao.uri()}: access denied: ", "permission denied")
+    _decrypt_fails(
+        pysops, {**env, "VAULT_TOKEN": bao.limited_token}, path, f"{bao.uri()}: access denied: ", "permission denied"
+    )
     _decrypt_fails(pysops, {**env, "VAULT_TOKEN": "no-such-token"}, path, "access denied")
 
 
@@ -455,8 +478,13 @@ def test_encrypt_faults_write_nothing(
 ) -> None:
     _encrypt_fails(pysops, env, bao.uri(addr=f"http://127.0.0.1:{_free_port()}"), "connection refused")
     _encrypt_fails(pysops, {**env, "PYSOPS_VAULT_TIMEOUT": "0.3"}, bao.uri(addr=hanging), "no answer")
-    _encrypt_fails(pysops, {**env, "VAULT_TOKEN": bao.limited_token}, bao.uri("k2"), "access denied",
-                   "policy allowing update on transit/encrypt/k2")
+    _encrypt_fails(
+        pysops,
+        {**env, "VAULT_TOKEN": bao.limited_token},
+        bao.uri("k2"),
+        "access denied",
+        "policy allowing update on transit/encrypt/k2",
+    )
     _encrypt_fails(pysops, env, bao.uri("k1", "nowhere"), "not found", "nowhere/encrypt/k1")
     fake.mode = "garbage"
     _encrypt_fails(pysops, env, bao.uri(addr=fake.addr), "malformed response")
@@ -484,11 +512,14 @@ def test_missing_hvac(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], pyso
     Path("plain.yaml").write_bytes(PLAIN)
     r = pysops(["encrypt", "--hc-vault-transit", "http://127.0.0.1:1/v1/transit/keys/k", "plain.yaml"], env)
     assert r.code == 1
-    assert r.stderr == ("pysops: error: hc_vault keys need the hvac package (requires pysops[vault])\n"
-                        "pysops: hint: pip install 'pysops[vault]'\n")
+    assert r.stderr == (
+        "pysops: error: hc_vault keys need the hvac package (requires pysops[vault])\n"
+        "pysops: hint: pip install 'pysops[vault]'\n"
+    )
     with pytest.raises(MissingDependency):
-        key_type("hc_vault").unwrap(key_type("hc_vault").from_metadata({"vault_address": "http://h",
-                                                                         "key_name": "k"}), KeyContext({}))
+        key_type("hc_vault").unwrap(
+            key_type("hc_vault").from_metadata({"vault_address": "http://h", "key_name": "k"}), KeyContext({})
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,8 +553,7 @@ def test_context_cache_and_dead_server_memo(bao: Bao, hanging: str, env: dict[st
     assert kt.unwrap(kt.from_metadata(dict(wrapped.fields)), context) == b"k" * 32
     assert context.cache["hc_vault"].requests == 1
     # Three different stanzas on a hanging server: only the first waits for the timeout.
-    stanzas = [kt.from_metadata({**wrapped.fields, "vault_address": hanging, "enc": f"vault:v1:{i}"})
-               for i in range(3)]
+    stanzas = [kt.from_metadata({**wrapped.fields, "vault_address": hanging, "enc": f"vault:v1:{i}"}) for i in range(3)]
     start = time.monotonic()
     messages = []
     for stanza in stanzas:

@@ -325,9 +325,7 @@ def test_role_is_assumed_through_sts(aws_env: dict[str, str], key_arn: str, pyso
     assert (r.code, r.stdout) == (0, PLAIN)
 
 
-def test_key_groups_mixing_kms_and_age(
-    aws_env: dict[str, str], key_arn: str, age_key: AgeKey, pysops: Any
-) -> None:
+def test_key_groups_mixing_kms_and_age(aws_env: dict[str, str], key_arn: str, age_key: AgeKey, pysops: Any) -> None:
     Path(".sops.yaml").write_text(
         "creation_rules:\n"
         "  - key_groups:\n"
@@ -352,7 +350,7 @@ def test_flat_rule_with_aws_profile_and_updatekeys(
     (tmp_path / "aws-credentials").write_text("[ci]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
     Path(".sops.yaml").write_text(f"creation_rules:\n  - kms: {key_arn}\n    aws_profile: ci\n")
     path = _encrypt_file(pysops, aws_env, [])
-    assert '          aws_profile: ci\n' in path.read_text()
+    assert "          aws_profile: ci\n" in path.read_text()
     r = run_sops(["decrypt", str(path)], aws_env)
     assert (r.code, r.stdout) == (0, PLAIN), r.stderr
     second = str(_kms_client(aws_env["AWS_ENDPOINT_URL"]).create_key()["KeyMetadata"]["Arn"])
@@ -384,7 +382,7 @@ def test_rotate_and_groups_add_pass_the_encryption_context(
     r = pysops(["groups", "add", "-i", "-f", str(path), "--kms", key_arn, "--encryption-context", "G:2"], env)
     assert r.code == 0, r.stderr
     text = path.read_text()
-    assert "G: \"2\"" in text and "key_groups:" in text
+    assert 'G: "2"' in text and "key_groups:" in text
     r = run_sops(["decrypt", str(path)], env)
     assert (r.code, r.stdout) == (0, PLAIN), r.stderr
     r = pysops(["rotate", "-i", "--add-kms", key_arn, "--encryption-context", "bad", str(path)], env)

@@ -117,4 +117,3 @@ def edit(
         store_options=store_options(cfg, out_fmt),
         prompt=terminal_prompt,
     )
-

@@ -338,9 +338,7 @@ def _check_bulk_flags(
     from pysops.errors import ConflictingParameters
 
     if output is not None:
-        raise ConflictingParameters(
-            "--output names one file; with several files use --in-place or --output-dir"
-        )
+        raise ConflictingParameters("--output names one file; with several files use --in-place or --output-dir")
     if filename_override is not None:
         raise ConflictingParameters("--filename-override works on one file, not with several files")
     if in_place and output_dir is not None:

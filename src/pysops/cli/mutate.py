@@ -46,9 +46,7 @@ def open_encrypted(
     return api.open_file(
         data,
         input_format=fmt,
-        options=api.DecryptOptions(
-            ignore_mac=ignore_mac, decryption_order=order, context=context, key_cache=cache
-        ),
+        options=api.DecryptOptions(ignore_mac=ignore_mac, decryption_order=order, context=context, key_cache=cache),
     )
 
 

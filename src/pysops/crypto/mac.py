@@ -59,9 +59,7 @@ def encrypt_mac(mac_hex: str, key: bytes, lastmodified_aad: str, iv: bytes) -> s
 def verify_mac(stored: str, computed: str, key: bytes, lastmodified_aad: str) -> None:
     """Return None when the stored (encrypted) MAC equals ``computed``, else raise MacMismatch."""
     if not stored:
-        raise MacMismatch(
-            "MAC mismatch: the file has no MAC", hint="use --ignore-mac to decrypt it anyway"
-        )
+        raise MacMismatch("MAC mismatch: the file has no MAC", hint="use --ignore-mac to decrypt it anyway")
     try:
         value, _iv = decrypt_value(stored, key, lastmodified_aad)
     except DecryptionFailed:

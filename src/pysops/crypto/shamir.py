@@ -44,9 +44,7 @@ def _div(a: int, b: int) -> int:
     return _EXP[(_LOG[a] - _LOG[b]) % 255]
 
 
-def split(
-    secret: bytes, parts: int, threshold: int, randbytes: Callable[[int], bytes] = os.urandom
-) -> list[bytes]:
+def split(secret: bytes, parts: int, threshold: int, randbytes: Callable[[int], bytes] = os.urandom) -> list[bytes]:
     """Split ``secret`` into ``parts`` shares, any ``threshold`` of which recover it."""
     if not 2 <= threshold <= parts <= 255:
         raise ValueError("need 2 <= threshold <= parts <= 255")

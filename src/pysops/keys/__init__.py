@@ -42,10 +42,16 @@ REGISTRY: tuple[KeyTypeSpec, ...] = (
     KeyTypeSpec("age", "pysops.keys.age", "age", "SOPS_AGE_RECIPIENTS", "age", "age"),
     KeyTypeSpec("pgp", "pysops.keys.pgp", "pgp", "SOPS_PGP_FP", "pgp", "pgp"),
     KeyTypeSpec("gcp_kms", "pysops.keys.gcp_kms", "gcp_kms", "SOPS_GCP_KMS_IDS", "gcp_kms", "gcp_kms"),
-    KeyTypeSpec("pkcs11", "pysops.keys.pkcs11", "pkcs11", "PYSOPS_PKCS11_URIS", "pkcs11", "pkcs11", sops_compatible=False),  # noqa: E501
+    KeyTypeSpec(
+        "pkcs11", "pysops.keys.pkcs11", "pkcs11", "PYSOPS_PKCS11_URIS", "pkcs11", "pkcs11", sops_compatible=False
+    ),  # noqa: E501
     KeyTypeSpec("kms", "pysops.keys.kms", "kms", "SOPS_KMS_ARN", "kms", "kms"),
-    KeyTypeSpec("hc_vault", "pysops.keys.hc_vault", "hc_vault_transit", "SOPS_VAULT_URIS", "hc_vault_transit_uri", "hc_vault"),  # noqa: E501
-    KeyTypeSpec("azure_kv", "pysops.keys.azure_kv", "azure_kv", "SOPS_AZURE_KEYVAULT_URLS", "azure_keyvault", "azure_keyvault"),  # noqa: E501
+    KeyTypeSpec(
+        "hc_vault", "pysops.keys.hc_vault", "hc_vault_transit", "SOPS_VAULT_URIS", "hc_vault_transit_uri", "hc_vault"
+    ),  # noqa: E501
+    KeyTypeSpec(
+        "azure_kv", "pysops.keys.azure_kv", "azure_kv", "SOPS_AZURE_KEYVAULT_URLS", "azure_keyvault", "azure_keyvault"
+    ),  # noqa: E501
 )
 
 SPECS: dict[str, KeyTypeSpec] = {spec.name: spec for spec in REGISTRY}

@@ -217,8 +217,12 @@ class _AgeKeyType:
             context.cache["age"] = cached
         identities, errors = cached
         if not identities:
-            detail = "; ".join(errors) if errors else f"no identity found (looked in SOPS_AGE_KEY, " \
+            detail = (
+                "; ".join(errors)
+                if errors
+                else f"no identity found (looked in SOPS_AGE_KEY, "
                 f"SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, ~/.ssh and {default_keys_path(context.env)})"
+            )
             raise NotMyKey(f"age: {detail}")
         try:
             return pyrage.decrypt(dearmor(wrapped.enc), identities)
@@ -242,9 +246,7 @@ def generate_identity_file(path: str | None, env: Mapping[str, str], now: GoTime
     if now is None:
         t = datetime.now(timezone.utc)
         now = GoTime(t.year, t.month, t.day, t.hour, t.minute, t.second)
-    text = (
-        f"# created: {now.rfc3339()}\n# public key: {identity.to_public()}\n{identity}\n"
-    )
+    text = f"# created: {now.rfc3339()}\n# public key: {identity.to_public()}\n{identity}\n"
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -389,9 +389,7 @@ class _AzureKeyType:
         except (MissingDependency, ConfigError):
             raise
         except Exception as exc:  # the SDK raises many types; each becomes one clear line
-            raise KeySourceError(
-                f"azure_kv: {recipient.id}: {describe(exc, session.settings)}"
-            ) from None
+            raise KeySourceError(f"azure_kv: {recipient.id}: {describe(exc, session.settings)}") from None
 
 
 KEY_TYPE = _AzureKeyType()

@@ -220,8 +220,14 @@ def _api_message(exc: Any) -> str:
 
 def _connection_cause(exc: BaseException) -> str:
     text = str(exc)
-    for cause in ("Connection refused", "Name or service not known", "No route to host",
-                  "Temporary failure in name resolution", "Network is unreachable", "Connection reset"):
+    for cause in (
+        "Connection refused",
+        "Name or service not known",
+        "No route to host",
+        "Temporary failure in name resolution",
+        "Network is unreachable",
+        "Connection reset",
+    ):
         if cause in text:
             return cause.lower()
     return "connection failed"

@@ -83,9 +83,7 @@ def parse_uri(text: str) -> HCVaultRecipient:
     except ValueError as exc:
         raise ConfigError(f"hc_vault: {uri!r} is not a URL ({exc})") from None
     if not parts.scheme or not parts.netloc:
-        raise ConfigError(
-            f"hc_vault: missing scheme or host in Vault URL {uri!r}", hint=f"write it like {_EXAMPLE}"
-        )
+        raise ConfigError(f"hc_vault: missing scheme or host in Vault URL {uri!r}", hint=f"write it like {_EXAMPLE}")
     if parts.query or parts.fragment:
         raise ConfigError(f"hc_vault: the Vault URL {uri!r} must not have a query or fragment")
     path = parts.path or "/"

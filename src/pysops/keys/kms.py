@@ -242,9 +242,7 @@ class _Clients:
                     expires = float(expiration.timestamp())
             except Exception as exc:  # noqa: BLE001
                 raise _failure(f"assume role {key.role}", key, exc) from None
-        client = session.client(
-            "kms", region_name=region, endpoint_url=endpoint, config=config, **credentials
-        )
+        client = session.client("kms", region_name=region, endpoint_url=endpoint, config=config, **credentials)
         self.created += 1
         self._clients[marker] = (client, expires)
         return client
@@ -380,9 +378,7 @@ class _KMSKeyType:
 
     def from_metadata(self, stanza: Mapping[str, Any]) -> WrappedKey:
         key = self._key_of(stanza)
-        return WrappedKey(
-            "kms", _stanza(key, str(stanza.get("created_at", "")), str(stanza.get("enc", "")))
-        )
+        return WrappedKey("kms", _stanza(key, str(stanza.get("created_at", "")), str(stanza.get("enc", ""))))
 
     @staticmethod
     def _key_of(fields: Mapping[str, Any]) -> KMSKey:

@@ -523,9 +523,7 @@ class _PKCS11KeyType:
             raise NotMyKey(f"pkcs11: no PKCS#11 module configured for {text} (set {ENV_MODULE})")
         pin = _pin(uri, context.env)
         if pin is None:
-            raise KeySourceError(
-                f"pkcs11: no PIN for {text}", hint=f"set {ENV_PIN} or add pin-source= to the URI"
-            )
+            raise KeySourceError(f"pkcs11: no PIN for {text}", hint=f"set {ENV_PIN} or add pin-source= to the URI")
         token = cache.get(("token", module, uri.text()))
         if token is None:
             token = _token(_load(module), uri)
