@@ -694,21 +694,7 @@ class _Parser:
     def _after_properties(self, pos: int) -> int:
         """The first token after the anchor/tag properties at ``pos`` (blanks, line breaks and
         comments skipped)."""
-        text = self.text
-        size = len(text)
-        while pos < size:
-            char = text[pos]
-            if char in "&!":
-                while pos < size and text[pos] not in " \t\r\n":
-                    pos += 1
-            elif char in " \t\r\n":
-                pos += 1
-            elif char == "#":
-                newline = text.find("\n", pos)
-                pos = size if newline == -1 else newline + 1
-            else:
-                break
-        return pos
+        return _after_block_properties(self.text, pos)
 
     def _skip_anchor(self, start: int, end: int) -> int:
         text = self.text
@@ -1281,7 +1267,8 @@ def format_value(value: Value | None, *, flow: bool, old_style: str, block_inden
 
 
 def _after_block_properties(text: str, pos: int) -> int:
-    """The first token after the anchor/tag properties of a block collection at ``pos``."""
+    """The first token after the anchor/tag properties at ``pos`` (of a block collection, or of
+    any node: blanks, line breaks and comments skipped)."""
     size = len(text)
     while pos < size:
         char = text[pos]
