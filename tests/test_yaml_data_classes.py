@@ -260,3 +260,25 @@ def test_a_byte_order_mark_alone_is_exit_2_like_sops(
     with pytest.raises(NeedAtLeastOneDocument) as caught:
         Y.parse(b"")
     assert caught.value.exit_code == 92  # an empty file stays exit 92, as in sops
+
+
+def test_negative_zero_in_a_clear_alias_copy_is_written_so_both_tools_read_it(tmp_path: Path) -> None:
+    """777:3428 (docs/formats.md#yaml-negative-zero): an alias copy left in clear is re-emitted,
+    and go-yaml's `-0` for the float -0.0 reads back as the integer 0, whose MAC text differs:
+    sops writes a file it cannot decrypt itself (MAC mismatch), and pysops's read-back refused
+    its own output. pysops writes `-0.0`; both tools decrypt the file."""
+    text = "api_key: &m1\n  value5: -0.0\nplain_u: *m1\n"
+    (tmp_path / "t.yaml").write_text(text)
+    theirs = sops(["encrypt", "--age", RECIPIENT, "--encrypted-regex", "^api_key", "t.yaml"], tmp_path)
+    (tmp_path / "s.yaml").write_bytes(theirs.stdout)
+    assert sops(["decrypt", "s.yaml"], tmp_path).returncode == 51  # sops cannot read its own file
+    options = api.EncryptOptions([[AgeRecipient(RECIPIENT)]], selection=("encrypted_regex", "^api_key"))
+    ours = api.encrypt_bytes(text.encode(), options, input_format="yaml", env=ENV)
+    assert b"plain_u: {value5: -0.0}\n" in ours
+    (tmp_path / "p.yaml").write_bytes(ours)
+    back = sops(["decrypt", "--output-type", "json", "p.yaml"], tmp_path)
+    assert back.returncode == 0, back.stderr
+    assert (
+        back.stdout.replace(b"\t", b"").replace(b"\n", b"") == b'{"api_key": {"value5": -0},"plain_u": {"value5": -0}}'
+    )
+    assert Y.format_float(0.0) == "0" and Y.format_float(-2.0) == "-2"  # everything else as go-yaml

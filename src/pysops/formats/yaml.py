@@ -1193,7 +1193,12 @@ def literal_block(text: str, indent: int, parent: int) -> str:
 
 
 def format_float(value: float) -> str:
-    """A float as sops/go-yaml writes it (``2.0`` -> ``2``, ``1e6`` -> ``1e+06``, ``.inf``)."""
+    """A float as sops/go-yaml writes it (``2.0`` -> ``2``, ``1e6`` -> ``1e+06``, ``.inf``),
+    except negative zero: go-yaml's ``-0`` reads back as the integer 0, whose MAC text (``0``)
+    is not the float's (``-0``), so sops cannot decrypt the file it wrote; pysops writes ``-0.0``
+    (docs/formats.md#yaml-negative-zero)."""
+    if value == 0.0 and str(value)[0] == "-":
+        return "-0.0"
     return format_float_yaml(value)
 
 
