@@ -282,3 +282,28 @@ def test_negative_zero_in_a_clear_alias_copy_is_written_so_both_tools_read_it(tm
         back.stdout.replace(b"\t", b"").replace(b"\n", b"") == b'{"api_key": {"value5": -0},"plain_u": {"value5": -0}}'
     )
     assert Y.format_float(0.0) == "0" and Y.format_float(-2.0) == "-2"  # everything else as go-yaml
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("y3: {'1': [], 1: x}\n", 2),  # 777:150: go-yaml compares key texts: a duplicate
+        ("y3: {1: x, '1': y}\n", 2),
+        ("true: 1\n'true': 2\n", 2),
+        ("1: x\nb: [\n", 2),  # a later syntax error wins over the non-string key
+        ("y3: {1: x}\n", 23),
+        ("a: 1\n---\n1: x\n", 23),
+    ],
+)
+def test_non_string_and_duplicate_keys_exit_as_sops(
+    text: str, code: int, tmp_path: Path, pysops: Callable[..., Result]
+) -> None:
+    """777:150: sops decodes the whole first document (a duplicate key, compared by its text, or a
+    syntax error anywhere: exit 2) before its tree walk refuses a non-string key (exit 23); pysops
+    refused the non-string key as soon as it read it."""
+    (tmp_path / "t.yaml").write_text(text)
+    theirs = sops(["encrypt", "--age", RECIPIENT, "t.yaml"], tmp_path)
+    result = pysops(["encrypt", "--age", RECIPIENT, str(tmp_path / "t.yaml")], env=ENV)
+    assert theirs.returncode == code
+    assert result.code == code, result.stderr
+    assert result.stderr.count("error:") == 1

@@ -171,6 +171,7 @@ class _Parser:
         #: nodes created by expanding aliases so far, and how many the input's size allows
         self.alias_nodes = 0
         self.alias_budget = alias_budget(len(text))
+        self.non_string_key: ErrorEncryptingTree | None = None
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -559,6 +560,8 @@ class _Parser:
                     self.root = None
                     continue
                 elif cls is StreamEndEvent:
+                    if self.non_string_key is not None:
+                        raise self.non_string_key
                     break
                 else:  # StreamStart
                     continue
@@ -636,15 +639,20 @@ class _Parser:
             else:
                 key_value = raw
             if type(key_value) is not str:
-                raise ErrorEncryptingTree(
-                    f"Non-string mapping key {raw!r} (line {text.count(chr(10), 0, start) + 1}): "
-                    "sops only supports string keys"
-                )
+                # sops refuses it when it walks the tree (23), after the whole file decoded: a
+                # later syntax error or duplicate key (exit 2) wins, so the parse goes on
+                if self.non_string_key is None:
+                    self.non_string_key = ErrorEncryptingTree(
+                        f"Non-string mapping key {raw!r} (line {text.count(chr(10), 0, start) + 1}): "
+                        "sops only supports string keys"
+                    )
+                key_value = raw
             if len(self.branches) <= 1:  # (``_set_key``, inline)
+                # go-yaml's duplicate check compares the keys' texts: `1` and `'1'` are one key
                 keys = frame.keys
-                if key_value in keys:
-                    raise self.error(f'mapping key "{key_value}" already defined', start)
-                keys.add(key_value)
+                if raw in keys:
+                    raise self.error(f'mapping key "{raw}" already defined', start)
+                keys.add(raw)
             frame.key = key_value
             frame.key_event_end = end
             if anchor is not None:
