@@ -469,7 +469,7 @@ class Harness:
             self._compare_codes(out, "extract", mine, theirs)
             if mine.ok and theirs.ok and mine.stdout != theirs.stdout:
                 kind = (
-                    semantic_diff(fmt, mine.stdout, theirs.stdout, sops_lossy=True)
+                    semantic_diff(fmt, mine.stdout, theirs.stdout, sops_lossy=True, source=case.data)
                     if not _scalar_extract(theirs.stdout, fmt)
                     else "value"
                 )
@@ -739,7 +739,7 @@ def semantic_diff(
     the text sops gives for a comment ``mine`` prints as ``c`` (or None: no other);
     ``sops_lossy``: ``theirs`` is sops's decrypt, where an empty YAML comment may be an
     empty-string list item (``rules.yaml_empty_comment_items``; with ``source``, the case's input,
-    also one per alias copy of an empty comment: ``rules.yaml_alias_empty_comments``) and a block
+    also one per alias copy of an empty comment: ``rules.yaml_alias_copied_comments``) and a block
     scalar's lines shifted (``rules.yaml_block_indicator_shift``)."""
     try:
         b = oracle.parse(fmt, theirs)
@@ -760,11 +760,13 @@ def semantic_diff(
         stripped = [rules.yaml_empty_comment_items(x, y) for x, y in zip(a.docs, b.docs, strict=True)]
         removed = sum(r for _, r in stripped)
         # each removed item must stand for an empty comment of mine (then compared as comments)
-        if 0 < removed <= sum(1 for c in a.comments if not c.strip()):
+        own = sum(1 for c in a.comments if not c.strip())
+        # sops's copies of an anchored empty comment: only those inside an aliased anchor's node
+        copies = rules.yaml_alias_copied_comments(source)[""] if source is not None else 0
+        if 0 < removed <= own + copies:
             b.docs = [t for t, _ in stripped]
-            b.comments = b.comments + [""] * removed  # each item stands for an empty comment of mine
-        elif 0 < removed <= (rules.yaml_alias_empty_comments(source) if source is not None else 0):
-            b.docs = [t for t, _ in stripped]  # sops's copies of an anchored empty comment
+            # each item stands for an empty comment of mine, or for a copy of one
+            b.comments = b.comments + [""] * min(removed, own)
         if rules.YAML_EXPLICIT_INDICATOR.search(theirs):
             a.docs = [rules.yaml_block_indicator_shift(x, y) for x, y in zip(a.docs, b.docs, strict=True)]
     kinds = {_tree_kind(x, y) for x, y in zip(a.docs, b.docs, strict=True)}
@@ -781,9 +783,16 @@ def semantic_diff(
                 mine_c[_norm_comment(fmt, alt)] += 1
     if sops_lossy and fmt == "yaml" and +mine_c != +theirs_c:
         # comments inside empty braces, which sops's decrypt of its own file drops (a documented rule)
-        for c in rules.yaml_empty_flow_comments(mine):
+        # (or, in the input, on the line of an empty flow mapping: --extract prints it above `{}`)
+        empty_flow = Counter(rules.yaml_empty_flow_comments(mine))
+        empty_flow |= Counter(rules.yaml_empty_flow_line_comments(source) if source is not None else [])
+        for c in empty_flow.elements():
             if (mine_c - theirs_c)[_norm_comment(fmt, c)] > 0:
                 mine_c[_norm_comment(fmt, c)] -= 1
+        # sops's copies of an anchored node's comments at its aliases (docs/formats.md#yaml-alias-copy-comments)
+        if source is not None:
+            for c, n in rules.yaml_alias_copied_comments(source).items():
+                theirs_c[c] -= min(n, max(0, (theirs_c - mine_c)[c]))
         # a comment sops left encrypted in its own file stands for one comment of mine it lacks
         # (docs/formats.md#yaml-sops-own-comment-encrypted)
         for c in rules.yaml_sops_encrypted_comments(list((theirs_c - mine_c).elements())):

@@ -13,7 +13,8 @@ import base64
 import json
 import math
 import re
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -24,6 +25,12 @@ Tree = Any
 class Parsed:
     docs: list[Tree]
     comments: list[str]
+    #: YAML: where each comment's ``#`` is (a text offset), parallel to ``comments``
+    comment_at: list[int] = field(default_factory=list)
+    #: YAML: the text span ``(start, end)`` of each anchored node that has aliases, once per alias
+    #: (the anchor's line to the end of its last content line, plus the comment lines after it
+    #: indented at least as deep as its content)
+    alias_regions: list[tuple[int, int]] = field(default_factory=list)
 
 
 class OracleError(Exception):
@@ -188,7 +195,15 @@ def parse_yaml(data: bytes) -> Parsed:
     masked: list[tuple[int, int]] = []
     docs: list[Tree] = []
     anchors: dict[str, Tree] = {}
-    stack: list[list[Any]] = []  # each: [kind, items, anchor]
+    stack: list[list[Any]] = []  # each: [kind, items, anchor, start, content end, content column]
+    regions: dict[str, tuple[int, int, int]] = {}  # anchor -> (start, content end, content column)
+    alias_regions: list[tuple[int, int, int]] = []
+
+    def content(start: int, end: int, column: int) -> None:
+        for frame in stack:
+            frame[4] = max(frame[4], end)
+            if frame[5] < 0:
+                frame[5] = column
 
     def pos(mark: Any) -> int:
         return starts[mark.line] + mark.column if mark.line < len(starts) else len(text)
@@ -211,17 +226,26 @@ def parse_yaml(data: bytes) -> Parsed:
             else:
                 masked.append((pos(ev.start_mark), pos(ev.end_mark)))
             node = _resolve(ev.value, ev.tag, ev.implicit, ev.style)
+            content(pos(ev.start_mark), pos(ev.end_mark), ev.start_mark.column)
             if ev.anchor:
                 anchors[ev.anchor] = node
+                regions[ev.anchor] = (pos(ev.start_mark), pos(ev.end_mark), ev.start_mark.column)
             add(node)
         elif name == "AliasEvent":
             if ev.anchor not in anchors:
                 raise OracleError("undefined alias")
+            content(pos(ev.start_mark), pos(ev.end_mark), ev.start_mark.column)
+            if ev.anchor in regions:
+                alias_regions.append(regions[ev.anchor])
             add(anchors[ev.anchor])
         elif name in ("MappingStartEvent", "SequenceStartEvent"):
-            stack.append(["map" if name == "MappingStartEvent" else "seq", [], ev.anchor])
+            kind = "map" if name == "MappingStartEvent" else "seq"
+            stack.append([kind, [], ev.anchor, pos(ev.start_mark), pos(ev.end_mark), -1])
         elif name in ("MappingEndEvent", "SequenceEndEvent"):
-            kind, items, anchor = stack.pop()
+            kind, items, anchor, start, end, column = stack.pop()
+            content(start, end, column)
+            if anchor:
+                regions[anchor] = (start, end, column)
             if kind == "map":
                 node = ("map", [(items[i], items[i + 1]) for i in range(0, len(items), 2)])
             else:
@@ -231,8 +255,10 @@ def parse_yaml(data: bytes) -> Parsed:
             add(node)
         elif name == "DocumentStartEvent":
             anchors = {}
+            regions = {}
     masked.sort()
     comments = []
+    comment_at: list[int] = []
     for ln, start in enumerate(starts):
         end = starts[ln + 1] if ln + 1 < len(starts) else len(text)
         line = text[start:end]
@@ -244,9 +270,24 @@ def parse_yaml(data: bytes) -> Parsed:
             p = start + i
             if not any(a <= p < b for a, b in masked) and (i == 0 or line[i - 1] in " \t"):
                 comments.append(line[i + 1 :].rstrip("\r\n\x85\u2028\u2029"))
+                comment_at.append(p)
                 break
             i += 1
-    return Parsed(docs, comments)
+    spans = []
+    for start, end, column in alias_regions:
+        # from the anchor's line to the end of its last content line, then the comment (or blank)
+        # lines after it indented at least as deep as its content
+        first = max(0, text.rfind("\n", 0, start) + 1)
+        ln = bisect_right(starts, max(end - 1, start)) - 1
+        while ln + 1 < len(starts):
+            nxt = text[starts[ln + 1] : starts[ln + 2] if ln + 2 < len(starts) else len(text)]
+            body = nxt.lstrip(" \t")
+            if body.strip() and not (body.startswith("#") and len(nxt) - len(body) >= max(column, 0)):
+                break
+            ln += 1
+        last = starts[ln + 1] if ln + 1 < len(starts) else len(text)
+        spans.append((first, last))
+    return Parsed(docs, comments, comment_at, spans)
 
 
 def yaml_key(k: Tree) -> str:

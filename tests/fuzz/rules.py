@@ -13,6 +13,7 @@ import difflib
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -691,6 +692,23 @@ def yaml_alias_empty_comments(source: bytes) -> int:
     return empty * aliases
 
 
+def yaml_alias_copied_comments(source: bytes) -> Counter[str]:
+    """docs/formats.md#yaml-alias-copy-comments: sops (go-yaml v3) repeats the comments of an
+    anchored node at each alias copy it expands; pysops's copies carry no comments. The comments
+    (texts, right-stripped) that sops's decrypt may hold more often than pysops's: each comment of
+    ``source`` (the case's input) inside an anchored node, once per alias of that anchor."""
+    try:
+        parsed = oracle.parse_yaml(source)
+    except oracle.OracleError:
+        return Counter()
+    found: Counter[str] = Counter()
+    for start, end in parsed.alias_regions:
+        for text, at in zip(parsed.comments, parsed.comment_at, strict=True):
+            if start <= at < end:
+                found[text.rstrip()] += 1
+    return found
+
+
 _EMPTY_FLOW_COMMENTS = re.compile(rb"\{[ \t]*\r?\n((?:[ \t]*#[^\n]*\n)+)[ \t]*\}")
 
 
@@ -705,6 +723,16 @@ def yaml_empty_flow_comments(data: bytes) -> list[str]:
         for line in match.group(1).decode("utf-8", "replace").splitlines():
             found.append(line.strip()[1:])
     return found
+
+
+_EMPTY_FLOW_LINE_COMMENT = re.compile(rb"(?:^|[\s:,\[-])\{[ \t]*\}[ \t]+#([^\r\n]*)", re.M)
+
+
+def yaml_empty_flow_line_comments(source: bytes) -> list[str]:
+    """docs/formats.md#yaml-empty-flow-comment, seen from the input: the comments on the line of
+    an empty flow mapping in ``source`` (``z: {}  # c``), which sops drops in its decrypt (and
+    ``--extract``) of its own file and pysops keeps (``--extract``: ``# c`` then ``{}``)."""
+    return [m.group(1).decode("utf-8", "replace") for m in _EMPTY_FLOW_LINE_COMMENT.finditer(source)]
 
 
 def yaml_sops_encrypted_comments(comments: list[str]) -> list[str]:
@@ -732,6 +760,10 @@ SEMANTIC_RULES["yaml-empty-comment-list-item"] = (
 SEMANTIC_RULES["yaml-empty-flow-comment"] = (
     "docs/formats.md#yaml-empty-flow-comment: a comment on the line of an empty flow mapping, which"
     " sops writes inside the braces and drops when it decrypts its own file"
+)
+SEMANTIC_RULES["yaml-alias-copy-comments"] = (
+    "docs/formats.md#yaml-alias-copy-comments: sops repeats an anchored node's comments at each alias"
+    " copy; pysops's copies carry no comments"
 )
 SEMANTIC_RULES["yaml-sops-own-comment-encrypted"] = (
     "docs/formats.md#yaml-sops-own-comment-encrypted: a comment sops leaves encrypted when it decrypts"

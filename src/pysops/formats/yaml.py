@@ -361,6 +361,7 @@ class _Parser:
             and (next_index >= len(text) or text.startswith(("---", "..."), next_index))
         )
         previous_dedented = True
+        crlf_head = False
         for index, (ended_by, items, dedented, after_blank) in enumerate(groups):
             col = items[0][1]
             last = index == len(groups) - 1 and not current
@@ -378,6 +379,12 @@ class _Parser:
                     target = inner.node  # see below: indented, after a blank line
             elif index == 0:
                 to_next = ended_by == "blank" and dedented and (col < next_col or (col == next_col and last))
+                if dedented and not blank_above and not after_blank and _crlf_line(text, items[0][2]):
+                    # in a CRLF file go-yaml reads the comments right after a block, left of its
+                    # column, in the deepest open block at their column (the next key's head
+                    # comments left of it; with LF: the ended block's foot), and the dedented
+                    # groups after them too
+                    crlf_head = True
                 target = head_target if to_next else inner.node
                 if (
                     dedented and not inner.is_map and head_target is not inner.node and not to_next
@@ -392,6 +399,10 @@ class _Parser:
                         # ... but not while a list between them goes on: go-yaml keeps it in
                         # the list that ended (a foot comment of that item)
                         target = inner.node
+                if crlf_head:
+                    target = self._deepest(pending.snapshot, col)
+            elif crlf_head and dedented:
+                target = self._deepest(pending.snapshot, col)
             elif (after_blank and not previous_dedented) or col <= next_col:
                 target = head_target
             else:
@@ -918,6 +929,12 @@ def _empty_tail_start(node: Sequence | Mapping) -> int | None:
         if isinstance(item, Scalar) and item.span is not None:
             return item.span[0]
     return None
+
+
+def _crlf_line(text: str, pos: int) -> bool:
+    """Whether the line holding ``pos`` ends with CRLF."""
+    end = text.find("\n", pos)
+    return end > 0 and text[end - 1] == "\r"
 
 
 def _is_empty_item(item: object) -> bool:

@@ -208,6 +208,16 @@ class _Patcher:
             else self.item_text(item, col)  # type: ignore[arg-type]
         )
         self.fresh = (path, _ordinal(container, index), _value(item))  # type: ignore[arg-type]
+        # the container's own comments in the replaced lines (``k: # c`` above a block value):
+        # sops keeps them, above the entry; each on its own line at the entry's column
+        kept = [
+            c for c in container.items
+            if isinstance(c, Comment) and c.span is not None and start <= c.span[0] < end
+        ]  # fmt: skip
+        if kept and not self.text[self.line_start(start) : start].strip():
+            newline = "\r\n" if self.text[end - 2 : end] == "\r\n" else "\n"
+            pad = " " * col
+            new = "".join(self.text[c.span[0] : c.span[1]] + newline + pad for c in kept if c.span is not None) + new
         return self.text[:start] + new + self.text[end:]
 
     def remove(self, change: Change) -> str:
