@@ -190,9 +190,7 @@ class _Patcher:
         self.fresh = (change.container_path, len(_members(container)) - 1, _value(item))  # type: ignore[arg-type]
         return text[:pos] + new + text[pos:]
 
-    def replace(
-        self, container: Mapping | Sequence, index: int, old: Node | None, path: tuple[PathPart, ...]
-    ) -> str:
+    def replace(self, container: Mapping | Sequence, index: int, old: Node | None, path: tuple[PathPart, ...]) -> str:
         if old is None or old.span is None:
             raise _Unsupported("replacing a value without a position")
         item = container.items[index]
@@ -203,9 +201,7 @@ class _Patcher:
         end = self.line_after(_last_end(old))
         col = self.column(start)
         new = (
-            self.entry_text(item.key, item.value, col)
-            if isinstance(item, Entry)
-            else self.item_text(item, col)  # type: ignore[arg-type]
+            self.entry_text(item.key, item.value, col) if isinstance(item, Entry) else self.item_text(item, col)  # type: ignore[arg-type]
         )
         self.fresh = (path, _ordinal(container, index), _value(item))  # type: ignore[arg-type]
         # the container's own comments in the replaced lines (``k: # c`` above a block value):
