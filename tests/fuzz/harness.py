@@ -491,7 +491,7 @@ class Harness:
                 if (
                     kind == "number-form"
                     and fmt == "json"
-                    and rules.json_clear_ints_explain(S, mine.stdout, theirs.stdout)
+                    and rules.json_clear_ints_explain(S, rules.yaml_minus_zero_as_sops(mine.stdout), theirs.stdout)
                 ):
                     out.notes.append("json-clear-int")
                     kind = None
@@ -769,6 +769,8 @@ def semantic_diff(
             b.comments = b.comments + [""] * min(removed, own)
         if rules.YAML_EXPLICIT_INDICATOR.search(theirs):
             a.docs = [rules.yaml_block_indicator_shift(x, y) for x, y in zip(a.docs, b.docs, strict=True)]
+    if fmt == "yaml" and rules.YAML_MINUS_ZERO.search(theirs):
+        a.docs = [rules.yaml_negative_zero(x, y) for x, y in zip(a.docs, b.docs, strict=True)]
     kinds = {_tree_kind(x, y) for x, y in zip(a.docs, b.docs, strict=True)}
     kinds.discard(None)
     if kinds:

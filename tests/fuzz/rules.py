@@ -840,3 +840,41 @@ DOCUMENTED_REFUSALS: dict[str, tuple[str, Callable[[str, str, Any, Any, bytes], 
         lambda fmt, step, p, s, data: step == "output-type-json" and p.code == 4 and "document" in p.stderr,
     ),
 }
+
+
+def yaml_negative_zero(mine: Any, theirs: Any) -> Any:
+    """docs/formats.md#yaml-negative-zero: where sops (go-yaml) writes the float -0.0 as ``-0``,
+    which reads back as the integer 0, pysops writes ``-0.0``. ``mine`` with each float -0.0
+    that stands where ``theirs`` holds the integer 0 replaced by theirs' value (the caller applies
+    it only when sops's text has a ``-0`` scalar)."""
+    if mine == theirs:
+        return mine
+    if mine == ("float", "-0.0") and theirs == ("int", 0):
+        return theirs
+    if (
+        isinstance(mine, tuple)
+        and isinstance(theirs, tuple)
+        and mine[:1] == theirs[:1]
+        and mine[0] in ("map", "seq")
+        and len(mine[1]) == len(theirs[1])
+    ):
+        if mine[0] == "map":
+            return (
+                "map",
+                [(k, yaml_negative_zero(v, tv)) for (k, v), (_, tv) in zip(mine[1], theirs[1], strict=True)],
+            )
+        return ("seq", [yaml_negative_zero(x, y) for x, y in zip(mine[1], theirs[1], strict=True)])
+    return mine
+
+
+#: a ``-0`` plain scalar (go-yaml's spelling of the float -0.0)
+YAML_MINUS_ZERO = re.compile(rb"(?:^|[\s:\[{,-])-0(?:\r?$|[\s,\]}])", re.M)
+
+
+_YAML_FLOAT_MINUS_ZERO = re.compile(rb"(?<![\w.+-])-0\.0(?=\r?$|[ \t,\]}])", re.M)
+
+
+def yaml_minus_zero_as_sops(text: bytes) -> bytes:
+    """docs/formats.md#yaml-negative-zero: pysops's YAML text with each ``-0.0`` scalar spelled as
+    sops writes it (``-0``), for the rules that compare texts."""
+    return _YAML_FLOAT_MINUS_ZERO.sub(b"-0", text)

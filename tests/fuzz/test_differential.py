@@ -418,3 +418,11 @@ def test_edit_check_detects_a_planted_difference(harness: Harness, monkeypatch: 
     monkeypatch.setattr(Harness, "editor_command", planted)
     found = harness.check(case, extended=True).classes
     assert {"dotenv:e.edit.unchanged-modified", "dotenv:e.edit.unchanged-exit-code", "dotenv:e.edit.data"} <= found
+
+
+def test_negative_zero_rule_is_precise() -> None:
+    """docs/formats.md#yaml-negative-zero: pysops's `-0.0` where sops writes `-0` is no finding;
+    a -0.0 where sops wrote `0`, or any other number, still is."""
+    assert semantic_diff("yaml", b"a: -0.0\nb: [-0.0]\n", b"a: -0\nb: [-0]\n") is None
+    assert semantic_diff("yaml", b"a: -0.0\n", b"a: 0\n") == "number-form"
+    assert semantic_diff("yaml", b"a: -0.0\nb: 1.0\n", b"a: -0\nb: 2\n") == "data"
