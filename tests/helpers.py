@@ -1,5 +1,6 @@
 """Plain helpers several test modules share (the fixtures are in conftest.py): age-keyed
-environments and in-process age encryption/decryption through ``pysops.api``."""
+environments, in-process age encryption/decryption through ``pysops.api``, and what a YAML
+text holds (its data, its comments)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from tests.conftest import AgeKey
 
 from pysops import api
+from pysops.document import Comment, to_python, walk_leaves
+from pysops.formats import yaml as yaml_store
 from pysops.keys import KeyContext, key_type
 
 
@@ -39,3 +42,16 @@ def age_encrypt_file(path: Path, plain: bytes, key: AgeKey, fmt: str | None = No
 
 def age_decrypt(data: bytes, fmt: str, *keys: AgeKey) -> bytes:
     return api.decrypt_bytes(data, input_format=fmt, options=age_options(*keys))
+
+
+def yaml_data(text: str | bytes) -> list[object]:
+    """The documents of a YAML text as Python values."""
+    raw = text.encode() if isinstance(text, str) else text
+    return [to_python(branch) for branch in yaml_store.parse(raw).branches]
+
+
+def yaml_comments(text: str | bytes) -> list[str]:
+    """The comment texts of a YAML text, sorted (where they sit is not compared)."""
+    raw = text.encode() if isinstance(text, str) else text
+    branches = yaml_store.parse(raw).branches
+    return sorted(leaf.text for b in branches for _, leaf in walk_leaves(b) if isinstance(leaf, Comment))

@@ -15,9 +15,9 @@ import pyrage
 import pytest
 from tests.conftest import Result
 from tests.fuzz import harness, rules
+from tests.helpers import yaml_data as data_of
 
 from pysops import api
-from pysops.document import to_python
 from pysops.errors import NeedAtLeastOneDocument
 from pysops.formats import yaml as Y
 from pysops.keys.age import AgeRecipient
@@ -41,11 +41,6 @@ def encrypt(text: str) -> bytes:
 
 def decrypt(data: bytes, extract: str | None = None) -> bytes:
     return api.decrypt_bytes(data, input_format="yaml", options=api.DecryptOptions(env=ENV), extract=extract)
-
-
-def data_of(text: str | bytes) -> list[object]:
-    raw = text.encode() if isinstance(text, str) else text
-    return [to_python(branch) for branch in Y.parse(raw).branches]
 
 
 def sops_run(tmp_path: Path, data: bytes, *args: str) -> bytes:

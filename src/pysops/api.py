@@ -8,7 +8,6 @@ exact bytes; the defaults read the clock, ``os.urandom`` and ``os.environ``.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +20,7 @@ from pysops.crypto import shamir
 from pysops.crypto.cipher import IV_SIZE, EncryptedValue, ValueCipher, is_encrypted
 from pysops.crypto.mac import encrypt_mac, mac_hash, mac_hex, verify_mac
 from pysops.crypto.stash import IVStash
-from pysops.document import Comment, Document, Entry, Node, Scalar
+from pysops.document import Comment, Document, Entry, GcPaused, Node, Scalar
 from pysops.document import Mapping as MappingNode
 from pysops.document import Sequence as SeqNode
 from pysops.errors import (
@@ -121,24 +120,6 @@ class DecryptOptions:
             key: bytes = self.key_cache.data_key(meta, self)
             return key
         return recover_data_key(meta, self)
-
-
-class _GcPaused:
-    """``with _GcPaused():`` pauses the cyclic garbage collector for the block, then restores
-    it as it was. Encrypting a file allocates a few objects per value (its tree, the sealed
-    strings, then the read-back's tree) and no cycles: with the collector running, each of its
-    passes walks every one of them, a fifth of a 20,000-value encrypt in a library caller (the
-    CLI runs without it anyway, ``cli.console_main``)."""
-
-    __slots__ = ("enabled",)
-
-    def __enter__(self) -> None:
-        self.enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.enabled:
-            gc.enable()
 
 
 # --------------------------------------------------------------------------------------------
@@ -708,7 +689,7 @@ def encrypt_parsed(
 ) -> bytes:
     """Encrypt a parsed plaintext document and render it, read back and verified
     (``verify_sealed``; ``env`` is where an age identity for that may be found)."""
-    with _GcPaused():
+    with GcPaused():
         meta, data_key, sealer = _encrypt_document(doc, options, now=now, randbytes=randbytes)
         out_format = output_format or doc.format
         data = get_store(out_format).render(doc, meta.to_dict(), store_options)
@@ -817,12 +798,11 @@ def encrypt_bytes(
             sealed.append(finish())
             return sealed[0].to_dict()
 
-        with _GcPaused():
+        with GcPaused():
             result: bytes | None = encrypt_text(data, sealer.value, sealer.comment, metadata)
             if result is not None:
                 verify_sealed(result, input_format, data_key, sealed[0], known=sealer.known, env=env)
-        if result is not None:
-            return result
+                return result
     return encrypt_parsed(
         store.parse(data),
         options,
@@ -975,7 +955,7 @@ class OpenedFile:
             randbytes=randbytes,
             stash=self.stash,
         )
-        with _GcPaused():
+        with GcPaused():
             _seal_document(self.doc, sealer)
             meta.lastmodified = (now or now_utc()).rfc3339()
             meta.mac = encrypt_mac(sealer.mac_hex(), self.data_key, meta.lastmodified, randbytes(32))
@@ -989,7 +969,7 @@ class OpenedFile:
         own: values, ``lastmodified`` and ``mac`` stay byte for byte (after ``rewrap``, when the
         data key did not change). Read back and verified like ``seal``."""
         store = get_store(output_format)
-        with _GcPaused():
+        with GcPaused():
             out = store.render(store.parse(data), self.meta.to_dict(), store_options)
             verify_sealed(out, output_format, self.data_key, self.meta, context=self.context)
         return out
@@ -1057,10 +1037,9 @@ def apply_change(opened: OpenedFile, change: Any) -> OpenedFile:
         try:
             container = container_at(doc.branches[0], patched.container_path)
         except PysopsError:
-            container = None
-        items = [] if container is None else container.items
-        members = [i for i, item in enumerate(items) if not isinstance(item, Comment)]
-        if container is None or patched.ordinal >= len(members):
+            container = MappingNode()  # no container there: no member either
+        members = [i for i, item in enumerate(container.items) if not isinstance(item, Comment)]
+        if patched.ordinal >= len(members):
             opened.doc.state = None  # the placeholder is not where the patch put it: emit afresh
             return opened
         position = members[patched.ordinal]

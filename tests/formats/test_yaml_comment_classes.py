@@ -12,9 +12,11 @@ from typing import Any
 
 import pyrage
 import pytest
+from tests.helpers import yaml_comments as comments_of
+from tests.helpers import yaml_data as data_of
 
 from pysops import api
-from pysops.document import Comment, to_python, walk_leaves
+from pysops.document import Comment
 from pysops.formats import yaml as Y
 from pysops.keys.age import AgeRecipient
 
@@ -41,16 +43,6 @@ def encrypt(text: str) -> bytes:
 
 def decrypt(data: bytes) -> str:
     return api.decrypt_bytes(data, input_format="yaml", options=api.DecryptOptions(env=ENV)).decode()
-
-
-def data_of(raw: bytes | str) -> list[object]:
-    raw = raw.encode() if isinstance(raw, str) else raw
-    return [to_python(branch) for branch in Y.parse(raw).branches]
-
-
-def comments_of(raw: bytes | str) -> list[str]:
-    raw = raw.encode() if isinstance(raw, str) else raw
-    return sorted(leaf.text for b in Y.parse(raw).branches for _, leaf in walk_leaves(b) if isinstance(leaf, Comment))
 
 
 def containers_of(text: str) -> list[tuple[str, str]]:

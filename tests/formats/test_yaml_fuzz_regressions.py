@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pyrage
 import pytest
+from tests.helpers import yaml_comments as comments_of
+from tests.helpers import yaml_data as data_of
 
 from pysops import api
-from pysops.document import Comment, to_python, walk_leaves
+from pysops.document import Comment, walk_leaves
 from pysops.errors import NeedAtLeastOneDocument, ParseError
 from pysops.formats import yaml as Y
 from pysops.keys.age import AgeRecipient
@@ -39,16 +41,6 @@ def encrypt(text: str, selection: Selection = None) -> bytes:
 
 def decrypt(data: bytes) -> str:
     return api.decrypt_bytes(data, input_format="yaml", options=api.DecryptOptions(env=ENV)).decode()
-
-
-def data_of(text: str | bytes) -> list[object]:
-    raw = text.encode() if isinstance(text, str) else text
-    return [to_python(branch) for branch in Y.parse(raw).branches]
-
-
-def comments_of(text: str | bytes) -> list[str]:
-    raw = text.encode() if isinstance(text, str) else text
-    return sorted(leaf.text for b in Y.parse(raw).branches for _, leaf in walk_leaves(b) if isinstance(leaf, Comment))
 
 
 def sops_encrypt(tmp_path: Path, text: str, selection: Selection = None) -> bytes:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pyrage
 import pytest
+from tests.helpers import yaml_data as data_of
 
 from pysops import api
-from pysops.document import Comment, to_python, walk_leaves
+from pysops.document import Comment, walk_leaves
 from pysops.errors import ParseError
 from pysops.formats import yaml as Y
 from pysops.keys.age import AgeRecipient
@@ -37,11 +38,6 @@ def encrypt(text: str) -> bytes:
 
 def decrypt(data: bytes) -> str:
     return api.decrypt_bytes(data, input_format="yaml", options=api.DecryptOptions(env=ENV)).decode()
-
-
-def data_of(text: str | bytes) -> list[object]:
-    raw = text.encode() if isinstance(text, str) else text
-    return [to_python(branch) for branch in Y.parse(raw).branches]
 
 
 def comments_of(text: str | bytes) -> list[tuple[tuple[object, ...], str]]:

@@ -18,11 +18,10 @@ applies it, exactly like sops.
 
 from __future__ import annotations
 
-import gc
 import operator
 
 from pysops._typing import TYPE_CHECKING
-from pysops.document import Comment, Document, Entry, Mapping, Scalar
+from pysops.document import Comment, Document, Entry, GcPaused, Mapping, Scalar
 from pysops.errors import ErrorDumpingTree, ParseError
 from pysops.formats.flatmeta import encode_newlines, flatten, unflatten
 from pysops.values import value_to_string
@@ -99,13 +98,8 @@ def parse(data: bytes) -> Document:
     """Read a plaintext or encrypted dotenv file (every value is a ``str``)."""
     text = _decode(data)
     # Tens of thousands of small objects: the cyclic GC would run hundreds of times for nothing.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with GcPaused():
         return _parse(text)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _parse(text: str) -> Document:

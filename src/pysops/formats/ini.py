@@ -37,11 +37,10 @@ docs/formats.md.
 
 from __future__ import annotations
 
-import gc
 import re
 
 from pysops._typing import TYPE_CHECKING, NamedTuple
-from pysops.document import Comment, Document, Entry, Mapping, Scalar, Sequence
+from pysops.document import Comment, Document, Entry, GcPaused, Mapping, Scalar, Sequence
 from pysops.errors import ErrorDumpingTree, ParseError
 from pysops.formats.flatmeta import flatten, unflatten
 from pysops.values import value_to_string
@@ -343,15 +342,11 @@ def parse(data: bytes) -> Document:
     text = _decode(data)
     # Tens of thousands of small objects and no cycles: pausing the cyclic garbage collector
     # meanwhile saves about half of the time on large files.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _parse(text)
-    except _ReadError as error:
-        raise ParseError(f"invalid INI input: line {_line_number(text, error.line)}: {error.reason}") from None
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    with GcPaused():
+        try:
+            return _parse(text)
+        except _ReadError as error:
+            raise ParseError(f"invalid INI input: line {_line_number(text, error.line)}: {error.reason}") from None
 
 
 def _comment_line_text(text: str, start: int, end: int) -> str:
@@ -884,7 +879,8 @@ def _fresh_section(out: _Output, entry: Entry) -> None:
             # An empty comment is not written (go-ini skips it), nor a blank one that would
             # start a key's or section's comment: sops would read that comment as starting with
             # an empty line, on which it panics (see _check_sops_can_write_comments).
-            if item.text.strip() if not group else item.text:
+            kept = item.text if group else item.text.strip()
+            if kept:
                 group.append(item.text)
             continue
         value = _scalar_of(entry.key, item)

@@ -46,11 +46,10 @@ Rendering
 
 from __future__ import annotations
 
-import gc
 import re
 
 from pysops._typing import TYPE_CHECKING, NamedTuple
-from pysops.document import Comment, Document, Entry, Mapping, Node, Scalar, Sequence
+from pysops.document import Comment, Document, Entry, GcPaused, Mapping, Node, Scalar, Sequence
 from pysops.errors import ErrorEncryptingTree, NeedAtLeastOneDocument, ParseError
 from pysops.formats.yamlcore import NULLS, Uint64Overflow, event_source, resolve_plain, resolve_scalar, resolve_tagged
 from pysops.limits import MAX_DEPTH, alias_budget, excessive_aliasing, too_deep
@@ -440,9 +439,7 @@ class _Parser:
         mapping at their column, where sops seals them (and where sops's own round trip loses
         some of them)."""
         items = node.items
-        cut = len(items)
-        while cut and (isinstance(items[cut - 1], Comment) or _is_empty_item(items[cut - 1])):
-            cut -= 1
+        cut = _empty_tail_cut(items)
         if cut and not isinstance(items[cut - 1], Scalar):
             return  # after a nested collection: that collection's foot comments, as placed
         tail = items[cut:]
@@ -920,15 +917,22 @@ def _empty_tail_start(node: Sequence | Mapping) -> int | None:
     """Where the trailing empty items of a list start when a collection precedes them (its
     comments before that point stay its own), else None (every comment goes)."""
     items = node.items
-    cut = len(items)
-    while cut and (isinstance(items[cut - 1], Comment) or _is_empty_item(items[cut - 1])):
-        cut -= 1
+    cut = _empty_tail_cut(items)
     if not cut or isinstance(items[cut - 1], Scalar):
         return None
     for item in items[cut:]:
         if isinstance(item, Scalar) and item.span is not None:
             return item.span[0]
     return None
+
+
+def _empty_tail_cut(items: list[Any]) -> int:
+    """The index where the run of comments and empty items ("-" alone) that ends ``items``
+    begins (``len(items)`` when there is none)."""
+    cut = len(items)
+    while cut and (isinstance(items[cut - 1], Comment) or _is_empty_item(items[cut - 1])):
+        cut -= 1
+    return cut
 
 
 def _crlf_line(text: str, pos: int) -> bool:
@@ -1055,19 +1059,15 @@ def parse(data: bytes) -> Document:
         text = text[1:]
     # Tens of thousands of small objects and no cycles: pausing the cyclic garbage collector
     # meanwhile saves a good part of the time on large files.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        doc = _parse_text(text)
+        with GcPaused():
+            doc = _parse_text(text)
     except NeedAtLeastOneDocument as exc:
         if exc.exit_code != 2 and not bom:
             raise
         # blank lines, comments or a byte order mark alone: not an empty file for sops, whose
         # decoder fails on it ("EOF"), exit 2
         raise NeedAtLeastOneDocument(f"{exc.message} (EOF)", exit_code=2) from None
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     assert isinstance(doc.state, YamlState)
     doc.state.bom = bom
     return doc

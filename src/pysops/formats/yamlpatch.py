@@ -101,6 +101,16 @@ class _Patcher:
             raise _Unsupported("an item without a position")
         return node.span
 
+    @staticmethod
+    def own_comments(container: Mapping | Sequence, start: int, end: int) -> list[tuple[int, int]]:
+        """The spans of ``container``'s own comments that lie in ``start:end`` (a line comment
+        ``k: v  # c``, or ``k: # c`` above a block value), which sops keeps when it replaces or
+        removes the entry."""
+        return [
+            item.span for item in container.items
+            if isinstance(item, Comment) and item.span is not None and start <= item.span[0] < end
+        ]  # fmt: skip
+
     def item_start(self, container: Mapping | Sequence, index: int, value_start: int) -> int:
         """Where item ``index`` of a block container begins: its key, or its ``-``.
 
@@ -206,14 +216,11 @@ class _Patcher:
         self.fresh = (path, _ordinal(container, index), _value(item))  # type: ignore[arg-type]
         # the container's own comments in the replaced lines (``k: # c`` above a block value):
         # sops keeps them, above the entry; each on its own line at the entry's column
-        kept = [
-            c for c in container.items
-            if isinstance(c, Comment) and c.span is not None and start <= c.span[0] < end
-        ]  # fmt: skip
+        kept = self.own_comments(container, start, end)
         if kept and not self.text[self.line_start(start) : start].strip():
-            newline = "\r\n" if self.text[end - 2 : end] == "\r\n" else "\n"
+            newline = _newline_before(self.text, end)
             pad = " " * col
-            new = "".join(self.text[c.span[0] : c.span[1]] + newline + pad for c in kept if c.span is not None) + new
+            new = "".join(self.text[c[0] : c[1]] + newline + pad for c in kept) + new
         return self.text[:start] + new + self.text[end:]
 
     def remove(self, change: Change) -> str:
@@ -235,14 +242,11 @@ class _Patcher:
             return text[:start] + text[self.skip_blank(end) :]
         # sops keeps the comments on the removed entry's lines that are the container's own (a
         # line comment, ``k: v  # c``): they stay, each on its own line at the entry's column
-        kept = [
-            item for item in container.items
-            if isinstance(item, Comment) and item.span is not None and start <= item.span[0] < end
-        ]  # fmt: skip
+        kept = self.own_comments(container, start, end)
         if kept:
-            newline = "\r\n" if text[end - 2 : end] == "\r\n" else "\n"
+            newline = _newline_before(text, end)
             pad = text[head:start]
-            lines = "".join(pad + text[c.span[0] : c.span[1]] + newline for c in kept if c.span is not None)
+            lines = "".join(pad + text[c[0] : c[1]] + newline for c in kept)
             return text[:head] + lines + text[end:]
         return text[:head] + text[end:]
 
@@ -322,3 +326,8 @@ def fill(placeholder: Node, value: Node) -> bool:
         return False
     left, right = _members(placeholder), _members(value)
     return len(left) == len(right) and all(fill(p, v) for p, v in zip(left, right, strict=True))  # type: ignore[arg-type]
+
+
+def _newline_before(text: str, end: int) -> str:
+    """The line break that ends at ``end`` (CRLF kept)."""
+    return "\r\n" if text[end - 2 : end] == "\r\n" else "\n"
