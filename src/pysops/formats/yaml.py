@@ -51,7 +51,15 @@ import re
 from pysops._typing import TYPE_CHECKING, NamedTuple
 from pysops.document import Comment, Document, Entry, GcPaused, Mapping, Node, Scalar, Sequence
 from pysops.errors import ErrorEncryptingTree, NeedAtLeastOneDocument, ParseError
-from pysops.formats.yamlcore import NULLS, Uint64Overflow, event_source, resolve_plain, resolve_scalar, resolve_tagged
+from pysops.formats.yamlcore import (
+    NULLS,
+    PLAIN_HINTED,
+    Uint64Overflow,
+    event_source,
+    resolve_plain,
+    resolve_scalar,
+    resolve_tagged,
+)
 from pysops.limits import MAX_DEPTH, alias_budget, excessive_aliasing, too_deep
 from pysops.values import GoTime, Value, format_float_yaml
 
@@ -640,10 +648,13 @@ class _Parser:
         if is_map and frame.key is None:
             # a key
             if style == "":
-                try:
-                    key_value = resolve_plain(raw) if tag is None else resolve_tagged(raw, tag, True)
-                except Uint64Overflow:
-                    key_value = 0
+                if tag is None and raw and raw[0] not in PLAIN_HINTED:
+                    key_value = raw  # (``resolve_plain``'s first test, inline: most keys)
+                else:
+                    try:
+                        key_value = resolve_plain(raw) if tag is None else resolve_tagged(raw, tag, True)
+                    except Uint64Overflow:
+                        key_value = 0
             else:
                 key_value = raw
             if type(key_value) is not str:
@@ -669,7 +680,10 @@ class _Parser:
             return
         # a value
         try:
-            value = resolve_plain(raw) if style == "" and tag is None else resolve_scalar(raw, style, tag)
+            if style == "" and tag is None:
+                value = raw if raw and raw[0] not in PLAIN_HINTED else resolve_plain(raw)
+            else:
+                value = resolve_scalar(raw, style, tag)
         except Uint64Overflow:
             raise ErrorEncryptingTree(
                 f"Cannot walk value, unknown type: uint64 ({raw}): sops cannot encrypt integers "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import math
 import re
+import sys
 from collections.abc import Callable
 
 from pysops._typing import TYPE_CHECKING
@@ -34,8 +35,91 @@ def _libyaml() -> Any:
     """libyaml's binding, imported on first use (without ruamel.yaml's package, see libyaml.py)."""
     global _binding
     if _binding is None:
-        _binding = libyaml.load()
+        binding = libyaml.load()
+        _flatten_events(binding)
+        _binding = binding
     return _binding
+
+
+def _flatten_events(binding: Any) -> None:
+    """Give the binding event classes that set their attributes in one ``__init__``.
+
+    The binding creates each event by calling the class it finds under that name in its own
+    module, and ruamel's event classes initialise through two or three ``__init__`` frames and
+    read ``tag`` through a property (8 % of the instructions of a large file's parse). The
+    classes put in their place are subclasses (``isinstance`` and every attribute as before, so
+    ruamel.yaml's own composer, if something else in the process uses the binding, reads them
+    unchanged) whose ``tag`` is a slot holding the same string."""
+    base = sys.modules.get("ruamel.yaml.events")
+    if base is None or getattr(binding, "_pysops_flat", False):
+        return
+
+    def scalar_init(
+        self: Any,
+        anchor: Any,
+        tag: Any,
+        implicit: Any,
+        value: Any,
+        start_mark: Any = None,
+        end_mark: Any = None,
+        style: Any = None,
+        comment: Any = None,
+    ) -> None:
+        self.start_mark = start_mark
+        self.end_mark = end_mark
+        self.comment = comment
+        self.anchor = anchor
+        self.ctag = tag
+        self.tag = tag if tag is None or type(tag) is str else str(tag)
+        self.implicit = implicit
+        self.value = value
+        self.style = style
+
+    def start_init(
+        self: Any,
+        anchor: Any,
+        tag: Any,
+        implicit: Any,
+        start_mark: Any = None,
+        end_mark: Any = None,
+        flow_style: Any = None,
+        comment: Any = None,
+        nr_items: int | None = None,
+    ) -> None:
+        self.start_mark = start_mark
+        self.end_mark = end_mark
+        self.comment = comment
+        self.anchor = anchor
+        self.ctag = tag
+        self.tag = tag if tag is None or type(tag) is str else str(tag)
+        self.implicit = implicit
+        self.flow_style = flow_style
+        self.nr_items = nr_items
+
+    def end_init(self: Any, start_mark: Any = None, end_mark: Any = None, comment: Any = None) -> None:
+        self.start_mark = start_mark
+        self.end_mark = end_mark
+        self.comment = comment
+
+    def flat(name: str, init: Any, slots: tuple[str, ...]) -> type:
+        return type(name, (getattr(base, name),), {"__slots__": slots, "__init__": init, "__module__": __name__})
+
+    try:
+        replacements = {
+            "ScalarEvent": flat("ScalarEvent", scalar_init, ("tag",)),
+            "MappingStartEvent": flat("MappingStartEvent", start_init, ("tag",)),
+            "SequenceStartEvent": flat("SequenceStartEvent", start_init, ("tag",)),
+            "MappingEndEvent": flat("MappingEndEvent", end_init, ()),
+            "SequenceEndEvent": flat("SequenceEndEvent", end_init, ()),
+        }
+        for name in replacements:
+            if getattr(binding, name, None) is not getattr(base, name, None):
+                return  # not the classes this was written for: leave the binding as it is
+        for name, cls in replacements.items():
+            setattr(binding, name, cls)
+        binding._pysops_flat = True
+    except Exception:  # an unexpected ruamel version: the original classes work, only slower
+        return
 
 
 #: Up to this many lines, ``yamlscan`` (about 3 µs an event) beats importing libyaml's binding
@@ -78,7 +162,7 @@ _SPECIAL_FLOATS = {
     "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
 }  # fmt: skip
 #: first characters for which go-yaml tries anything but a string
-_HINTED = frozenset("+-0123456789yYnNtTfFoO~.")
+PLAIN_HINTED = _HINTED = frozenset("+-0123456789yYnNtTfFoO~.")
 _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?\Z")
 _TIMESTAMP = re.compile(
