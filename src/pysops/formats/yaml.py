@@ -287,7 +287,7 @@ class _Parser:
             if pending.comments[0][1] < 0:
                 # the list goes on: the line comment of the empty item is the list's, before it
                 comment = pending.comments.pop(0)[0]
-                inner.node.items.insert(len(inner.node.items) - 1, comment)
+                inner.node.items.append(comment)
                 if not pending.comments:
                     return
         self._place_comments(pending, inner, head_target, next_col, next_index, document_end)
@@ -441,6 +441,41 @@ class _Parser:
             for comment, _, _ in current:
                 self._append(target, comment)
 
+    def _line_comments_after_empty_items(self, frame: _Frame) -> None:
+        """A line comment followed by empty items ("-" alone) of a block list, on an empty item
+        (``- # c``) or after the list's properties (``key: &a # c``): go-yaml gives it to the next
+        item that is not empty, where sops selects (comment regexes) and seals it; after the
+        properties, to the first item of that item when it is a block collection. Comments
+        before empty items that end the list are ``_lift_comments_of_empty_tail``'s."""
+        items = frame.node.items
+        text = self.text
+        index = 0
+        while index < len(items) - 2:
+            comment = items[index]
+            if not isinstance(comment, Comment) or comment.span is None or not _is_empty_item(items[index + 1]):
+                index += 1
+                continue
+            pos = comment.span[0]
+            if not text[text.rfind("\n", 0, pos) + 1 : pos].strip():
+                index += 1
+                continue  # an own-line comment: the next item's
+            after = index + 1
+            while after < len(items) and _is_empty_item(items[after]):
+                after += 1
+            if after == len(items) or isinstance(items[after], Comment):
+                index = after
+                continue
+            del items[index]
+            target = items[after - 1]
+            if (
+                index == 0 and isinstance(target, (Mapping, Sequence)) and target.style != "f"
+                and text.startswith(("&", "!"), frame.start) and "\n" not in text[frame.start : pos]
+            ):  # fmt: skip
+                target.items.insert(0, comment)
+            else:
+                items.insert(after - 1, comment)
+            index = after
+
     def _lift_comments_of_empty_tail(self, node: Sequence) -> None:
         """A block list that ends with empty items ("-" alone): go-yaml attaches the comments
         after its last non-empty item (a line comment on its anchor included) to the enclosing
@@ -538,6 +573,8 @@ class _Parser:
                         else:
                             end = start
                     frame.node.span = (frame.start, end)
+                    if not frame.is_map and not frame.flow:
+                        self._line_comments_after_empty_items(frame)
                     if not frame.is_map and not frame.flow and stack and _ends_with_empty_item(frame.node):
                         assert isinstance(frame.node, Sequence)
                         self._lift_comments_of_empty_tail(frame.node)
@@ -820,6 +857,8 @@ class _Parser:
             self.state.step = col - parent.col
         frame = _Frame(node, is_map, flow, col, anchor, span_start)
         frame.in_sops = in_sops
+        if parent is not None and not parent.is_map and not flow and not parent.flow:
+            self._take_comments_after_entry(parent, node, start)
         if self.pending is not None:
             if parent is None:
                 self.resolve_pending(frame, col, start)
@@ -832,6 +871,44 @@ class _Parser:
             self._add_value(parent, node)
         self.stack.append(frame)
         self.prev_end = event.end_mark.index if flow else start
+
+    def _take_comments_after_entry(self, parent: _Frame, node: Mapping | Sequence, start: int) -> None:
+        """Give the comments after a list item's "-" to the block collection that is the item.
+
+        go-yaml reads ``-`` + comments (on the dash's line or below, at any column) + a block
+        mapping or list as head comments of the collection's first item, not of the list item:
+        sops selects (comment regexes) and seals them there, so ``# sops:enc`` after the dash
+        encrypts only the first key. Comments before the dash stay the list's.
+        """
+        items = parent.node.items
+        pending = self.pending
+        if pending is None and not (items and isinstance(items[-1], Comment)):
+            return
+        text = self.text
+        dash = -1
+        pos = self.prev_end
+        while pos < start:
+            char = text[pos]
+            if char == "#":
+                pos = text.find("\n", pos, start)
+                if pos == -1:
+                    break
+            elif char == "-":
+                dash = pos
+            pos += 1
+        if dash < 0:
+            return
+        moved: list[Comment] = []
+        while items and isinstance(items[-1], Comment) and (items[-1].span or (0, 0))[0] > dash:
+            last = items.pop()
+            assert isinstance(last, Comment)
+            moved.insert(0, last)
+        if pending is not None:
+            moved.extend(comment for comment, _, at in pending.comments if at > dash)
+            pending.comments = [entry for entry in pending.comments if entry[2] < dash]
+            if not pending.comments:
+                self.pending = None
+        node.items.extend(moved)
 
     def on_alias(self, event: Any, start: int) -> None:
         end = event.end_mark.index

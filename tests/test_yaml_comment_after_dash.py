@@ -1,0 +1,65 @@
+"""Where go-yaml (so sops) puts the comments around list items, and so which values the comment
+regexes select and under which path a comment is sealed (issue 10, fuzzer class
+yaml:sops-cannot-decrypt-pysops, seeds 1208 and 777): pysops selected other values than sops, and
+sops decrypted pysops's file with a MAC mismatch (exit 51)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import AgeKey, run_sops
+from tests.helpers import age_env
+from tests.helpers import yaml_data as data_of
+
+ENC, NOENC = "--encrypted-comment-regex", "--unencrypted-comment-regex"
+CASES = [
+    # comments after a list item's "-" belong to the first item of the block collection that is
+    # the item (1208:883): "# sops:enc" encrypts "a" only
+    ("y:\n-\n  # sops:enc\n  a: 1\n  b: 2\n", ENC),
+    ("y:\n- # sops:enc\n  a: 1\n  b: 2\n", ENC),
+    ("y:\n-\n# sops:enc\n  a: 1\n  b: 2\n", ENC),
+    ("y:\n- x: 0\n# c0\n-\n  # sops:enc\n  a: 1\n  b: 2\n", ENC),
+    ("y:\n-\n  # sops:enc\n  - 1\n  - 2\n", ENC),
+    ("        y89:\n        -\n          # sops:enc\n          k.e.y:\n          nested: 017\n", ENC),
+    ("y:\n-\n  # sops:noenc\n  a: 1\n  b: 2\n", NOENC),
+    # before the "-": the whole item's (unchanged)
+    ("y:\n# sops:enc\n- a: 1\n  b: 2\n", ENC),
+    # a line comment after the list's properties or on an empty item goes to the next item that
+    # is not empty (777:1154)
+    ("host: &m1  # sops:noenc\n- &m2\n- &s3 2024-01-01\n", NOENC),
+    ("host: &m1 # sops:noenc\n  -\n  -\n  - 5\n", NOENC),
+    ("host: !!seq # sops:noenc\n  -\n  - 5\n", NOENC),
+    ("host: &m1 # sops:noenc\n  - \n  - - 5\n    - 6\n", NOENC),
+    ("x:\n- &m1 # sops:noenc\n  -\n  - 5\n", NOENC),
+    ("host:\n  - # sops:noenc\n  - 5\n", NOENC),
+    ("host:\n- # sops:noenc\n-\n- 6\n", NOENC),
+    ("host:\n- # sops:noenc\n-\n- - 5\n  - 6\n", NOENC),
+]
+
+
+@pytest.mark.parametrize(("text", "flag"), CASES)
+def test_comment_regex_selects_what_sops_selects_around_list_items(
+    text: str, flag: str, tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
+) -> None:
+    env = age_env(clean_env, age_key)
+    marker = "sops:enc" if flag == ENC else "sops:noenc"
+    plain = tmp_path / "t.yaml"
+    plain.write_text(text)
+    ours = tmp_path / "ours.yaml"
+    r = pysops(["encrypt", "--age", age_key.recipient, flag, marker, "--output", str(ours), str(plain)], env)
+    assert r.code == 0, r.stderr
+    # sops reads pysops's file: same MAC, so the same values were selected
+    s = run_sops(["decrypt", str(ours)], env)
+    assert s.code == 0, s.stderr
+    assert data_of(s.stdout) == data_of(text)
+    # ... and sops's own encryption of the text encrypts the same values
+    theirs = run_sops([flag, marker, "--age", age_key.recipient, "-e", str(plain)], env)
+    assert theirs.code == 0, theirs.stderr
+    ours_text = ours.read_text()
+    body = ours_text[: re.search(r"^ *sops:$", ours_text, re.M).start()]  # type: ignore[union-attr]
+    theirs_text = theirs.stdout.decode()
+    theirs_body = theirs_text[: re.search(r"^sops:$", theirs_text, re.M).start()]  # type: ignore[union-attr]
+    assert sorted(re.findall(r"type:(\w+)\]", body)) == sorted(re.findall(r"type:(\w+)\]", theirs_body))
