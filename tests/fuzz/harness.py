@@ -795,6 +795,24 @@ def semantic_diff(
         if source is not None:
             for c, n in rules.yaml_alias_copied_comments(source).items():
                 theirs_c[c] -= min(n, max(0, (theirs_c - mine_c)[c]))
+        # comments above a list's first item that sops's decrypt does not print: in the layout
+        # of mine (sops's printing of it lacks them) and, for (a), of the input (pysops's file
+        # keeps it: then sops's decrypt of it lacks them) (docs/formats.md#yaml-first-item-comment)
+        for c, n in rules.yaml_first_item_lost_comments(mine).items():
+            mine_c[c] -= min(n, max(0, (mine_c - theirs_c)[c]))
+        if source is not None:
+            for c, n in rules.yaml_first_item_lost_comments(source).items():
+                theirs_c[c] -= min(n, max(0, (theirs_c - mine_c)[c]))
+            # before the trailing empty items of a list that ends the document: sops's own round
+            # trip drops them (docs/formats.md#yaml-empty-tail-comment)
+            for c, n in rules.yaml_empty_tail_comments(source).items():
+                mine_c[c] -= min(n, max(0, (mine_c - theirs_c)[c]))
+        else:
+            # on the line of an empty flow list, before a dedented comment
+            # (docs/formats.md#yaml-empty-list-comment)
+            for c in rules.yaml_empty_list_comments(mine):
+                if (mine_c - theirs_c)[c.rstrip()] > 0:
+                    mine_c[c.rstrip()] -= 1
         # a comment sops left encrypted in its own file stands for one comment of mine it lacks
         # (docs/formats.md#yaml-sops-own-comment-encrypted)
         for c in rules.yaml_sops_encrypted_comments(list((theirs_c - mine_c).elements())):

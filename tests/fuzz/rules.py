@@ -735,6 +735,154 @@ def yaml_empty_flow_line_comments(source: bytes) -> list[str]:
     return [m.group(1).decode("utf-8", "replace") for m in _EMPTY_FLOW_LINE_COMMENT.finditer(source)]
 
 
+_YAML_DASH = re.compile(r"(?<![^ \t\r\n])-(?=[ \t\r\n]|$)")
+
+
+def yaml_first_item_lost_comments(source: bytes) -> Counter[str]:
+    """docs/formats.md#yaml-first-item-comment: sops's decrypt prints no own-line comment that
+    stands above the first ``-`` of a block list holding a mapping's value when that first item
+    is a block collection (no anchor or tag) with a comment of its own between its ``-`` and the
+    end of its first content line (``k:\n  # c\n  -\n    # d\n    z: 1``, ``- z: 1  # d``); the
+    comment is in sops's tree (its rotate, set and --extract keep it), only go-yaml's printing
+    drops it, and pysops keeps the input's layout. The comments (texts, right-stripped) of
+    ``source`` (the case's input) that sops's decrypt of pysops's file may lack."""
+    import yaml  # type: ignore[import-untyped]
+
+    try:
+        parsed = oracle.parse_yaml(source)
+        text = source.decode("utf-8").removeprefix("\ufeff")
+        events = list(yaml.parse(text, Loader=yaml.CSafeLoader))
+    except (oracle.OracleError, UnicodeDecodeError, yaml.YAMLError):
+        return Counter()
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n|\x85|\u2028|\u2029", text)]
+
+    def pos(mark: Any) -> int:
+        return starts[mark.line] + mark.column if mark.line < len(starts) else len(text)
+
+    def own_line(at: int) -> bool:
+        return not text[text.rfind("\n", 0, at) + 1 : at].strip()
+
+    comments = list(zip(parsed.comment_at, parsed.comments, strict=True))
+    # the text with each comment blanked out (a "-" inside one is no list entry)
+    pieces, last = [], 0
+    for at, c in comments:
+        pieces += [text[last:at], " " * (len(c) + 1)]
+        last = at + len(c) + 1
+    masked = "".join(pieces) + text[last:]
+    found: Counter[str] = Counter()
+    stack: list[list[Any]] = []  # [kind, children so far]
+    prev_end = 0
+    for i, ev in enumerate(events):
+        name = type(ev).__name__
+        parent = stack[-1] if stack else None
+        if (
+            name == "SequenceStartEvent"
+            and not ev.flow_style
+            and parent is not None
+            and parent[0] == "map"
+            and parent[1] % 2 == 1
+            and i + 1 < len(events)
+        ):
+            first = events[i + 1]
+            if (
+                type(first).__name__ in ("MappingStartEvent", "SequenceStartEvent")
+                and not first.flow_style
+                and first.anchor is None
+                and first.tag is None
+            ):
+                content = next((e for e in events[i + 2 :] if type(e).__name__ in ("ScalarEvent", "AliasEvent")), None)
+                # the list's first "-" (outside comments and the list's own anchor or tag)
+                dash = next(
+                    (m.start() for m in _YAML_DASH.finditer(masked, pos(ev.start_mark), pos(first.start_mark))),
+                    -1,
+                )
+                if dash >= 0 and content is not None:
+                    line_end = text.find("\n", pos(content.start_mark))
+                    line_end = len(text) if line_end < 0 else line_end
+                    if any(dash < at <= line_end for at, _ in comments):
+                        for at, c in comments:
+                            if prev_end <= at < dash and own_line(at):
+                                found[c.rstrip()] += 1
+        if name in ("ScalarEvent", "AliasEvent", "MappingStartEvent", "SequenceStartEvent") and parent is not None:
+            parent[1] += 1
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            stack.append(["map" if name == "MappingStartEvent" else "seq", 0])
+        elif name in ("MappingEndEvent", "SequenceEndEvent"):
+            stack.pop()
+        if name in ("ScalarEvent", "AliasEvent", "MappingEndEvent", "SequenceEndEvent"):
+            prev_end = pos(ev.end_mark)
+    return found
+
+
+def yaml_empty_tail_comments(source: bytes) -> Counter[str]:
+    """docs/formats.md#yaml-empty-tail-comment: a comment before the trailing empty items of a
+    block list that ends the document (``k:\n- 1\n# c\n-``, ``k: &m\n  # c\n  -``, or on an
+    empty item's line ``- # c``): sops's own round trip drops it, pysops keeps it (sealed in the
+    enclosing mapping, where sops decrypts it in pysops's file). The comments (texts,
+    right-stripped) of ``source`` (the case's input) that sops's decrypt of its own file may lack."""
+    import yaml  # type: ignore[import-untyped]
+
+    try:
+        parsed = oracle.parse_yaml(source)
+        text = source.decode("utf-8").removeprefix("\ufeff")
+        events = list(yaml.parse(text, Loader=yaml.CSafeLoader))
+    except (oracle.OracleError, UnicodeDecodeError, yaml.YAMLError):
+        return Counter()
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n|\x85|\u2028|\u2029", text)]
+
+    def pos(mark: Any) -> int:
+        return starts[mark.line] + mark.column if mark.line < len(starts) else len(text)
+
+    found: Counter[str] = Counter()
+    # per open collection: [is a block list, start of the gap before it, its items as (start, end, empty)]
+    stack: list[list[Any]] = []
+    prev_end = 0
+    for i, ev in enumerate(events):
+        name = type(ev).__name__
+        if name in ("ScalarEvent", "AliasEvent", "MappingStartEvent", "SequenceStartEvent") and stack:
+            empty = name == "ScalarEvent" and ev.value == "" and not ev.style and ev.tag is None
+            stack[-1][2].append([pos(ev.start_mark), pos(ev.end_mark), empty])
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            stack.append([name == "SequenceStartEvent" and not ev.flow_style, prev_end, []])
+        elif name in ("MappingEndEvent", "SequenceEndEvent"):
+            is_list, gap_start, items = stack.pop()
+            if stack:
+                stack[-1][2][-1][1] = pos(ev.end_mark)
+            rest = events[i + 1 :]
+            doc_ends = next((k for k, e in enumerate(rest) if type(e).__name__ == "DocumentEndEvent"), len(rest))
+            at_end = all(type(e).__name__.endswith("EndEvent") for e in rest[:doc_ends])
+            cut = len(items)
+            while cut and items[cut - 1][2]:
+                cut -= 1
+            if is_list and at_end and cut < len(items):
+                start = items[cut - 1][1] if cut else gap_start
+                line_end = text.find("\n", items[-1][0])
+                stop = len(text) if line_end < 0 else line_end
+                for at, c in zip(parsed.comment_at, parsed.comments, strict=True):
+                    if start <= at < stop:
+                        found[c.rstrip()] += 1
+        if name in ("ScalarEvent", "AliasEvent", "MappingEndEvent", "SequenceEndEvent"):
+            prev_end = pos(ev.end_mark)
+    return found
+
+
+_EMPTY_SEQ_COMMENTS = re.compile(rb"^([ \t]*)\[\][ \t]*\r?\n((?:\1#[^\n]*\n)+)(?=([ \t]*)#)", re.M)
+
+
+def yaml_empty_list_comments(data: bytes) -> list[str]:
+    """docs/formats.md#yaml-empty-list-comment: sops holds a comment on the line of an empty flow
+    list (``db: []  # c``) as the list's only items (``- ENC[...,type:comment]``) and drops it
+    when it decrypts (either tool's file) if a comment follows it at a lesser indentation (the
+    next key's head or line comment); pysops prints ``[]`` and the comments below it. The
+    comments that ``data`` (pysops's decrypted text) holds so, which sops's decrypt may lack."""
+    found: list[str] = []
+    for m in _EMPTY_SEQ_COMMENTS.finditer(data):
+        if len(m.group(3)) < len(m.group(1)):
+            for line in m.group(2).decode("utf-8", "replace").splitlines():
+                found.append(line.strip()[1:])
+    return found
+
+
 def yaml_sops_encrypted_comments(comments: list[str]) -> list[str]:
     """docs/formats.md#yaml-sops-own-comment-encrypted: in a few layouts sops writes a comment
     where go-yaml reads it into another container, and its decrypt of its own file leaves that
@@ -768,6 +916,18 @@ SEMANTIC_RULES["yaml-alias-copy-comments"] = (
 SEMANTIC_RULES["yaml-sops-own-comment-encrypted"] = (
     "docs/formats.md#yaml-sops-own-comment-encrypted: a comment sops leaves encrypted when it decrypts"
     " its own file, which pysops decrypts"
+)
+SEMANTIC_RULES["yaml-first-item-comment"] = (
+    "docs/formats.md#yaml-first-item-comment: comments above a list's first item that sops's decrypt"
+    " does not print when that item's first line has a comment of its own"
+)
+SEMANTIC_RULES["yaml-empty-tail-comment"] = (
+    "docs/formats.md#yaml-empty-tail-comment: a comment before the trailing empty items of a list that"
+    " ends the document, which sops's own round trip drops"
+)
+SEMANTIC_RULES["yaml-empty-list-comment"] = (
+    "docs/formats.md#yaml-empty-list-comment: a comment on the line of an empty flow list that a"
+    " less indented comment follows, which sops's decrypt drops"
 )
 SEMANTIC_RULES["json-clear-int"] = (
     "docs/formats.md#json Numbers: an integer up to 2^53 is an int, also when left in clear in a sops file"

@@ -426,3 +426,44 @@ def test_negative_zero_rule_is_precise() -> None:
     assert semantic_diff("yaml", b"a: -0.0\nb: [-0.0]\n", b"a: -0\nb: [-0]\n") is None
     assert semantic_diff("yaml", b"a: -0.0\n", b"a: 0\n") == "number-form"
     assert semantic_diff("yaml", b"a: -0.0\nb: 1.0\n", b"a: -0\nb: 2\n") == "data"
+
+
+def test_comment_placement_rules_are_precise() -> None:
+    # yaml-first-item-comment: only own-line comments above the first "-" of a mapping's block
+    # list whose first item (a block collection, no anchor) has a comment on its first line
+    first = rules.yaml_first_item_lost_comments
+    assert first(b"v:\n  # c\n  -\n    # d\n    z: 1\n") == {" c": 1}
+    assert first(b"v:\n  # c\n  - z: 1  # d\n") == {" c": 1}
+    assert first(b"v:\n  # c\n  - - 1  # d\n") == {" c": 1}
+    for kept in (
+        b"v:\n  # c\n  - z: 1\n",  # no comment on the item's first line
+        b"v:\n  # c\n  - z: 1\n    # d\n    y: 2\n",  # the item's comment is below its first line
+        b"v:\n  # c\n  - &a\n    # d\n    z: 1\n",  # an anchored item
+        b"v:\n  # c\n  - {a: 1}  # d\n",  # a flow item
+        b"v:\n  - 1\n  # c\n  -\n    # d\n    z: 1\n",  # not the first item
+        b"v:\n  -\n    # c\n    -\n      # d\n      z: 1\n",  # a list in a list
+        b"v: # c\n  -\n    # d\n    z: 1\n",  # the key's line comment
+    ):
+        assert first(kept) == {}, kept
+    mine, theirs, src = b"v:\n    - z: 1\n", b"v:\n    # c\n    - z: 1\n", b"v:\n  # c\n  - z: 1  # d\n"
+    theirs_d, mine_d = theirs.replace(b"1\n", b"1 # d\n"), mine.replace(b"1\n", b"1 # d\n")
+    assert semantic_diff("yaml", mine_d, theirs_d, sops_lossy=True, source=src) is None
+    assert semantic_diff("yaml", mine_d, theirs_d + b"# c\n", sops_lossy=True, source=src) == "comments"
+    assert semantic_diff("yaml", mine, theirs, sops_lossy=True, source=b"v:\n  # c\n  - z: 1\n") == "comments"
+    # yaml-empty-tail-comment: only before the trailing empty items of a list that ends the document
+    tail = rules.yaml_empty_tail_comments
+    assert tail(b"k:\n- 1\n# c\n-\n") == {" c": 1}
+    assert tail(b"k:\n  - 1\n  - # c\n  -\n") == {" c": 1}
+    assert tail(b"k:\n# c\n-\nz: 1\n") == {}  # the document goes on
+    assert tail(b"k:\n- 1\n-\n# c\n") == {}  # after the empty items
+    assert tail(b"k:\n  - 1\n  # c\n  -\n  - 2\n") == {}  # a non-empty item follows
+    mine, theirs = b"k:\n- 1\n-\n# c\n", b"k:\n- 1\n-\n"
+    assert semantic_diff("yaml", mine, theirs, sops_lossy=True, source=b"k:\n- 1\n# c\n-\n") is None
+    assert semantic_diff("yaml", mine, theirs, sops_lossy=True, source=b"k:\n- 1\n-\n# c\n") == "comments"
+    # yaml-empty-list-comment: only below `[]` and above a less indented comment
+    listed = rules.yaml_empty_list_comments
+    assert listed(b"l:\n    []\n    # c\n# d\nz: 1\n") == [" c"]
+    assert listed(b"l:\n    []\n    # c\nz: 1\n") == []
+    assert listed(b"l:\n    []\n    # c\n    # d\n") == []
+    assert semantic_diff("yaml", b"l:\n    []\n    # c\n# d\nz: 1\n", b"l: []\n# d\nz: 1\n", sops_lossy=True) is None
+    assert semantic_diff("yaml", b"l:\n    []\n    # c\nz: 1\n", b"l: []\nz: 1\n", sops_lossy=True) == "comments"

@@ -1734,8 +1734,23 @@ def _blank_before_metadata(
                 depth = _comment_depth(root, line_start + column)
                 # a root comment indented past column 0 right above "sops:" is, for go-yaml, the
                 # foot of the entry before it when that entry holds a deeper mapping
-                return depth >= 0 if indented else depth > 0 or (depth == 0 and column > 0)
+                if indented:
+                    # after a root entry whose value is a scalar no block can take the comments;
+                    # with the blank line go-yaml would lose a comment at (or right of) the
+                    # root's column that a dedented one follows ("  a: 1\n  # c\n# d")
+                    return depth >= 0 and not _last_entry_scalar(root)
+                return depth > 0 or (depth == 0 and column > 0)
             pos = line_start
+    return False
+
+
+def _last_entry_scalar(root: Mapping) -> bool:
+    """Whether the last entry of ``root`` (before its metadata entry, while parsing) holds a
+    scalar or a flow collection: no block of it is open at the end of the document."""
+    for item in reversed(root.items):
+        if isinstance(item, Entry) and item.key != "sops":
+            value = item.value
+            return isinstance(value, Scalar) or (value.style.startswith("f") and value.span is not None)
     return False
 
 
