@@ -206,6 +206,12 @@ class _Parser:
             if inline:
                 self.place_inline(comment, pos)
             else:
+                if self.pending is not None and self.pending.snapshot:
+                    inner = self.pending.snapshot[-1]
+                    if inner.flow and not any(frame is inner for frame in self.stack):
+                        # the comments inside a flow collection that has closed since are its
+                        # own; those after it are not (``{\n # c\n}\n# d\nk: 1``: ``d`` is k's)
+                        self.resolve_pending(None, 0, pos)
                 if self.pending is None:
                     frame = self.stack[-1] if self.stack else None
                     after_key = (
@@ -378,9 +384,9 @@ class _Parser:
                     inner.node if index == 0 and inner.col <= col else self._at_end(pending.snapshot, col)
                 )
                 following = groups[index + 1][1] if index + 1 < len(groups) else current
-                if index == 0 and ended_by == "foot" and following and following[0][1] < col:
-                    # a first group right above a less indented one is the foot of the block
-                    # that ended, as go-yaml reads it (also before a key at that column)
+                if index == 0 and ended_by == "foot" and following and following[0][1] != col:
+                    # a first group right above a less (or more) indented one is the foot of the
+                    # block that ended, as go-yaml reads it (also before a key at that column)
                     target = inner.node
                 if index == 0 and col > 0 and blank_above:
                     target = inner.node  # see below: indented, after a blank line
@@ -390,26 +396,33 @@ class _Parser:
                     # in a CRLF file go-yaml reads the comments right after a block, left of its
                     # column, in the deepest open block at their column (the next key's head
                     # comments left of it; with LF: the ended block's foot), and the dedented
-                    # groups after them too
+                    # groups after them too; left of the next item's column, they are its head
+                    # comments (in its container)
                     crlf_head = True
                 target = head_target if to_next else inner.node
                 if (
                     dedented and not inner.is_map and head_target is not inner.node and not to_next
-                    and col >= pending.snapshot[0].col
+                    and col >= pending.snapshot[0].col and col >= next_col
                 ):  # fmt: skip
                     # a dedented foot after a list that ends here belongs to the enclosing mapping
                     # at its indentation (sops writes mapping foot comments that way); at any
-                    # other column (and left of an indented root's column) go-yaml keeps it in
-                    # the list
+                    # other column (left of an indented root's column, or of the next key's)
+                    # go-yaml keeps it in the list
                     target = self._at_column(pending.snapshot, col) or inner.node
                     if any(f.node is head_target for f in pending.snapshot[1:-1] if not f.is_map):
                         # ... but not while a list between them goes on: go-yaml keeps it in
                         # the list that ended (a foot comment of that item)
                         target = inner.node
                 if crlf_head:
-                    target = self._deepest(pending.snapshot, col)
+                    target = (
+                        head_target
+                        if col < next_col and head_target is not None
+                        else self._deepest(pending.snapshot, col)
+                    )
             elif crlf_head and dedented:
-                target = self._deepest(pending.snapshot, col)
+                target = (
+                    head_target if col < next_col and head_target is not None else self._deepest(pending.snapshot, col)
+                )
             elif (after_blank and not previous_dedented) or col <= next_col:
                 target = head_target
             else:
@@ -484,7 +497,10 @@ class _Parser:
         items = node.items
         cut = _empty_tail_cut(items)
         if cut and not isinstance(items[cut - 1], Scalar):
-            return  # after a nested collection: that collection's foot comments, as placed
+            # after a nested collection: that collection's foot comments, as placed, except those
+            # at the column of the list's dashes (head comments of the empty item that follows)
+            self._lift_heads_of_empty_tail(node, cut)
+            return
         tail = items[cut:]
         if not any(isinstance(item, Comment) for item in tail):
             return
@@ -494,6 +510,46 @@ class _Parser:
             if isinstance(item, Comment):
                 pos = item.span[0] if item.span is not None else node.span[0] if node.span else 0
                 self._append(self._deepest(self.stack, self.column(pos)), item)
+
+    def _lift_heads_of_empty_tail(self, node: Sequence, cut: int) -> None:
+        """Own-line comments at the dashes' column between a nested collection and the empty
+        items that end a block list are head comments of an empty item, which go-yaml hands on
+        to the next node: the next key of the mapping that holds the list (``a:\n- - 1\n# c\n-``:
+        the root's, the "sops:" key follows in the written file). When that mapping ends there
+        too, they stay in the list."""
+        text = self.text
+        parent = self.stack[-1]
+        if not parent.is_map or parent.flow or node.span is None:
+            return
+        dash_col = self.column(node.span[0])
+        heads = [
+            item for item in node.items[cut:]
+            if isinstance(item, Comment) and item.span is not None and self.column(item.span[0]) == dash_col
+            and not text[text.rfind("\n", 0, item.span[0]) + 1 : item.span[0]].strip()
+        ]  # fmt: skip
+        if not heads:
+            return
+        # the next token after the list: a key of ``parent`` (at its column) or the end
+        pos = node.span[1]
+        while pos < len(text):
+            line_end = text.find("\n", pos)
+            line_end = len(text) if line_end == -1 else line_end + 1
+            stripped = text[pos:line_end].strip()
+            if stripped and not stripped.startswith("#"):
+                break
+            pos = line_end
+        if pos >= len(text) or text.startswith(("---", "..."), pos):
+            if len(self.stack) != 1:
+                return  # the mapping ends with the document: they stay in the list
+        else:
+            first = pos
+            while text[first] in " \t":
+                first += 1
+            if self.column(first) != parent.col:
+                return
+        moved = {id(item) for item in heads}
+        node.items[:] = [item for item in node.items if id(item) not in moved]
+        parent.node.items.extend(heads)
 
     def _blank_lines(self, start: int, end: int) -> int:
         """Number of whitespace-only lines in ``text[start:end]`` (whole lines)."""
@@ -1924,7 +1980,9 @@ def _emit_node_value(value: Node, head: str, child: int, step: int, lines: list[
 def emit_sequence(node: Sequence, step: int = 4) -> str:
     """A list in block style with a final newline (``--extract`` of a list, like sops)."""
     if not any(not isinstance(item, Comment) for item in node.items):
-        return "[]\n"
+        # a list of comments only (sops's form of ``k: []  # c``): the comments, then ``[]``
+        comments = [item for item in node.items if isinstance(item, Comment)]
+        return "".join("#" + _comment_lines(item.text, "") + "\n" for item in comments) + "[]\n"
     lines: list[str] = []
     _emit_tree(node, 0, step, lines, None)
     return "\n".join(lines) + "\n"
