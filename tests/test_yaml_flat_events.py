@@ -7,13 +7,7 @@ from typing import Any
 
 from pysops.formats import yamlcore
 
-TEXT = (
-    "a: &x 1\n"
-    "b: !!str 2\n"
-    "c: [x, {d: 'e'}]\n"
-    "f: !custom\n  - |\n    block\n  - *x\n"
-    "g: {}\n"
-)
+TEXT = "a: &x 1\nb: !!str 2\nc: [x, {d: 'e'}]\nf: !custom\n  - |\n    block\n  - *x\ng: {}\n"
 FIELDS = ("anchor", "tag", "ctag", "implicit", "value", "style", "flow_style", "nr_items", "comment")
 
 
