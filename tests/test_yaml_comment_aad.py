@@ -65,6 +65,17 @@ LAYOUTS = [
     b"value:\n  - id: x\n  # c\n  -\n  -\n",
     b"a:\n  value:\n    - x: 1\n    # c\n    -\n  b: 1\n",
     b"a:\n  value:\n    - x: 1\n    -\n    # c\n    -\n  b: 1\n",
+    # 1208:453: at an enclosing mapping's column right after a list that ends there (no blank
+    # line): go-yaml keeps it in the list (pysops sealed it in the mapping at its column)
+    b"b: &m1\n   a46:\n         - NULL\n   # #double\nx40: ''\n",
+    b"a:\n  b:\n    - 1\n  # x\nz: 1\n",
+    b"a:\n  b:\n    - 1\n  # x\n  # y\nz: 1\n",
+    b"a:\n  b:\n    - 1\n  # x\n# y\nz: 1\n",
+    # 7731:152: after a nested list that ends with an empty item, at the dashes' column of the
+    # list that holds it and goes on: the head comment of that list's next item (pysops lifted
+    # it to the root mapping, as when the outer list ends there)
+    b"y16:\n   -\n      -\n   # - item\n   - 31\n",
+    b"y16:\n   - - 1\n     -\n   # - item\n   - 2\n",
 ]
 
 
@@ -86,6 +97,9 @@ UNCHANGED = [
     b"a:\n  value:\n    - x: 1\n    # c\n    -\n",
     b"ratio:\n        - x\n    # a\n    # b\n",
     b"r:\r\n  data:\r\n      count: y\r\n   # tab\r\n  b: s\r\n",
+    # then a blank line: go-yaml reads it in the mapping at its column
+    b"a:\n  b:\n    - 1\n  # x\n\nz: 1\n",
+    b"x:\n  - - 1\n# c\n  - 2\n",
 ]
 
 
@@ -127,3 +141,16 @@ def test_extract_of_a_comment_only_list_prints_its_comments(tmp_path: Path) -> N
     mine = api.decrypt_bytes(theirs_file, input_format="yaml", options=api.DecryptOptions(env=ENV), extract='["list"]')
     assert theirs == b"# comment\n[]\n"
     assert mine == theirs
+
+
+def test_foot_after_a_list_sealed_in_the_mapping_still_decrypts(tmp_path: Path) -> None:
+    """1208:453: pysops now seals `# x` (after `b`'s list, at `a`'s column) in the list, where
+    go-yaml reads it; sops's file, and pysops's files written before, seal it in `a`: pysops's
+    decrypt tries the enclosing containers, so it still reads them (sops's own decrypt of its
+    file leaves it encrypted: docs/formats.md#yaml-sops-own-comment-encrypted)."""
+    text = b"a:\n  b:\n    - 1\n  # x\nz: 1\n"
+    theirs_file = sops_run(tmp_path, text, "encrypt", "--age", RECIPIENT)
+    assert b"type:comment]" in theirs_file
+    mine = api.decrypt_bytes(theirs_file, input_format="yaml", options=api.DecryptOptions(env=ENV))
+    assert yaml_comments(mine) == [" x"]
+    assert b"ENC[" not in mine

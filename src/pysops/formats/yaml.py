@@ -283,8 +283,19 @@ class _Parser:
                 # them there); those before it, after a nested collection, are that collection's
                 tail = _empty_tail_start(inner.node)
                 lifted = [c for c in pending.comments if tail is None or c[2] >= tail]
+                going_on = [i for i, f in enumerate(snapshot) if f.node is head_target and not f.is_map]
                 for comment, col, pos in lifted:
-                    self._append(self._deepest(snapshot, col if col >= 0 else self.column(pos)), comment)
+                    col = col if col >= 0 else self.column(pos)
+                    lift = self._deepest(snapshot, col)
+                    if (
+                        going_on
+                        and snapshot[going_on[0]].col <= col
+                        and not any(f.node is lift for f in snapshot[going_on[0] :])
+                    ):
+                        # ... unless a list that holds it goes on, left of the mapping: go-yaml
+                        # reads it as that list's next item's head comment
+                        lift = snapshot[going_on[0]].node
+                    self._append(lift, comment)
                 pending.comments = [c for c in pending.comments if not (tail is None or c[2] >= tail)]
                 if not pending.comments:
                     return
@@ -402,12 +413,13 @@ class _Parser:
                 target = head_target if to_next else inner.node
                 if (
                     dedented and not inner.is_map and head_target is not inner.node and not to_next
-                    and col >= pending.snapshot[0].col and col >= next_col
+                    and col >= pending.snapshot[0].col and col >= next_col and ended_by == "blank"
                 ):  # fmt: skip
-                    # a dedented foot after a list that ends here belongs to the enclosing mapping
-                    # at its indentation (sops writes mapping foot comments that way); at any
-                    # other column (left of an indented root's column, or of the next key's)
-                    # go-yaml keeps it in the list
+                    # a dedented foot after a list that ends here, then a blank line, belongs to
+                    # the enclosing mapping at its indentation, as go-yaml reads it; without the
+                    # blank line go-yaml keeps it in the list, at any column (also at an enclosing
+                    # mapping's, where sops writes that mapping's foot comments: its own decrypt
+                    # then leaves them encrypted)
                     target = self._at_column(pending.snapshot, col) or inner.node
                     if any(f.node is head_target for f in pending.snapshot[1:-1] if not f.is_map):
                         # ... but not while a list between them goes on: go-yaml keeps it in
