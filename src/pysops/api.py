@@ -1012,7 +1012,7 @@ def apply_change(opened: OpenedFile, change: Any) -> OpenedFile:
     if change.kind == "value" or opened.doc.format != "yaml":
         return opened
     from pysops.formats import yamlpatch
-    from pysops.tree import container_at
+    from pysops.tree import container_at, same_value
 
     patched = yamlpatch.patch(opened.doc, change)
     if patched is None:
@@ -1050,7 +1050,15 @@ def apply_change(opened: OpenedFile, change: Any) -> OpenedFile:
             placeholder, container.items[position] = holder, Scalar(None)  # type: ignore[call-overload]
             holder = (container, position)
     meta = opened.meta
-    decrypt_tree(doc, opened.data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted)
+    try:
+        decrypt_tree(
+            doc, opened.data_key, selection=meta.effective_selection(), mac_only_encrypted=meta.mac_only_encrypted
+        )
+    except DecryptionFailed:
+        # the change moved a comment that selects values (encrypted_comment_regex) onto
+        # plaintext ones, which the patched text cannot hold: the tree is emitted afresh
+        opened.doc.state = None
+        return opened
     if placeholder is not None:
         if isinstance(holder, Entry):
             holder.value = placeholder
@@ -1059,6 +1067,14 @@ def apply_change(opened: OpenedFile, change: Any) -> OpenedFile:
         if not yamlpatch.fill(placeholder, patched.node):  # type: ignore[arg-type]
             opened.doc.state = None
             return opened
+    if len(doc.branches) != len(opened.doc.branches) or not all(
+        same_value(a, b) for a, b in zip(doc.branches, opened.doc.branches, strict=False)
+    ):
+        # the patched text reads back as other data: e.g. an unset moved an
+        # unencrypted_comment_regex comment onto an encrypted value, which then reads as its
+        # ENC[...] text; the tree is emitted afresh
+        opened.doc.state = None
+        return opened
     return OpenedFile(doc, meta, opened.data_key, opened.stash, opened.context)
 
 

@@ -38,6 +38,7 @@ RULES: dict[str, str] = {
     "yaml-float-go-form": "docs/formats.md#yaml: floats written as go-yaml writes them (1e3 -> 1000, 2.0 -> 2)",
     "yaml-bool-spelling": "docs/formats.md#yaml: booleans come back as true/false (True, FALSE -> lowercase)",
     "yaml-flow-top-reemitted": "docs/formats.md#yaml: a top-level flow mapping is written in block style",
+    "yaml-null-root": "docs/formats.md#yaml-null-root: a document that is a null is written {}",
     "json-number-canonical": "docs/formats.md#json Round trips: numbers in Go's canonical form",
     "json-escape-canonical": "docs/formats.md#json Round trips: strings with minimal escapes",
     "ini-comment-indent-lost": "docs/formats.md#ini Round trips: indentation before a comment line",
@@ -193,7 +194,14 @@ def _yaml_dropped(tok: str) -> str | None:
 _ALIAS = re.compile(r"(?:^|[\s\[{,])\*([^\s,\[\]{}]+)")
 
 
+_NULL_ROOT = re.compile(r"(?:(?:!!null|!)[ \t]+)?(?:~|null|Null|NULL)[ \t]*\r?\n?")
+
+
 def _yaml_hunk(old: str, new: str) -> set[str] | None:
+    if new.rstrip("\r\n") == "{}" and _NULL_ROOT.fullmatch(old):
+        # a document that is a null at column 0 (a root null: any other line at column 0 is a
+        # key, an item or inside a flow collection, whose data changed then)
+        return {"yaml-null-root"}
     gone = set(_ALIAS.findall(old)) - set(_ALIAS.findall(new))
     if gone:
         # an alias replaced by its copy (also inside a flow collection: ``<<: [*m1]``); the data
@@ -219,7 +227,15 @@ def _flow_top_explained(old: str, new: str) -> set[str] | None:
     to another line, their texts were compared before; the flow indicators are gone)."""
 
     def scalars(text: str) -> list[str]:
-        toks = [t for t in _yaml_tokens(text) if t not in ("{", "}", "[", "]", ",", ":", "-", "?")]
+        all_toks = _yaml_tokens(text)
+        # a `-` before `:`, `,`, `]` or `}` is a plain scalar (`{-: x}`, `[-]`), which pysops
+        # quotes when it writes it in block style (`'-': x`); elsewhere it is an indicator
+        toks = [
+            t
+            for k, t in enumerate(all_toks)
+            if t not in ("{", "}", "[", "]", ",", ":", "-", "?")
+            or (t == "-" and all_toks[k + 1 : k + 2] in ([":"], [","], ["]"], ["}"]))
+        ]
         # a tag and its scalar are one token before an alias takes the anchored value (a copy of
         # `&s !!null ''` is `!!null ''`, not the tag alone)
         toks = _merge_tags([t for t in toks if not t.startswith("#")])
@@ -369,6 +385,9 @@ def explain(fmt: str, before: bytes, after: bytes) -> set[str] | None:
         # (JSON keeps what followed the `}`; a text that still has no final newline kept it)
         before += nl
         rules.add("final-newline-added")
+    if fmt == "yaml" and before.startswith(b"\xef\xbb\xbf") and after.startswith(b"\xef\xbb\xbf"):
+        # a byte order mark that stays is no change (the rules below read the text after it)
+        before, after = before[3:], after[3:]
     if fmt == "ini":
         for above_blanks in (False, True):
             moved = _ini_move_header_comments(before, above_blanks)

@@ -175,6 +175,30 @@ RULE_CASES: dict[str, tuple[str, bytes, bytes, list[bytes]]] = {
         b"a: 1\nb: true\nc: [x, 31]\n",
         [b"a: 1\nb: true\nc: [x, 0x1f]\n", b"a: 1\nb: true\nc: [y, 31]\n", b"a: 1\nc: [x, 31]\n"],
     ),
+    # (a plain `-` key comes back quoted; a byte order mark stays)
+    "yaml-flow-top-reemitted/dash-key": (
+        "yaml",
+        b"\xef\xbb\xbf{key: 1, -: true, h: [-, a]}\n",
+        b"\xef\xbb\xbfkey: 1\n'-': true\nh:\n    - '-'\n    - a\n",
+        [
+            b"key: 1\n'-': true\nh:\n    - '-'\n    - a\n",
+            b"\xef\xbb\xbfkey: 1\n'-': true\nh:\n    - a\n",
+            b"\xef\xbb\xbfkey: 1\n'-': false\nh:\n    - '-'\n    - a\n",
+        ],
+    ),
+    "yaml-block-scalar-restyled/bom": (
+        "yaml",
+        b"\xef\xbb\xbfa: |\n   key: value\n     'q'\n",
+        b"\xef\xbb\xbfa: |\n    key: value\n      'q'\n",
+        [b"a: |\n    key: value\n      'q'\n", b"\xef\xbb\xbfa: |\n    key: value\n    'q'\n"],
+    ),
+    "yaml-null-root": (
+        "yaml",
+        b"Null\n",
+        b"{}\n",
+        [b"null\n", b"{a: 1}\n"],
+    ),
+    "yaml-null-root/tagged": ("yaml", b"a: 1\n---\n!!null ~\n", b"a: 1\n---\n{}\n", [b"a: 1\n---\n{a: 1}\n"]),
     # (an alias in a re-emitted flow root may come back as its copy, but only as its copy)
     "yaml-flow-top-reemitted/alias": (
         "yaml",

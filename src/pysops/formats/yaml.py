@@ -722,7 +722,11 @@ class _Parser:
         if frame is None:
             # a document that is a scalar: only an empty (null) one is accepted, like sops
             value = raw
-            if style or event.tag or (value not in NULLS):
+            tag = event.tag
+            if value not in NULLS or (
+                # go-yaml reads `!!null ""` and `! null` as null too
+                (style or tag is not None) and tag != "tag:yaml.org,2002:null" and (tag != "!" or style)
+            ):
                 raise ParseError("Error unmarshaling input YAML: YAML documents that are values are not supported")
             self.root = Mapping(span=(start, start))
             self.branches.append(self.root)
@@ -790,10 +794,14 @@ class _Parser:
             else:
                 value = resolve_scalar(raw, style, tag)
         except Uint64Overflow:
-            raise ErrorEncryptingTree(
-                f"Cannot walk value, unknown type: uint64 ({raw}): sops cannot encrypt integers "
-                "larger than 9223372036854775807"
-            ) from None
+            # refused when sops walks the tree (23): a later syntax error (2) wins, as for a
+            # non-string key (the first of the two in the document is reported)
+            if self.non_string_key is None:
+                self.non_string_key = ErrorEncryptingTree(
+                    f"Cannot walk value, unknown type: uint64 ({raw}): sops cannot encrypt integers "
+                    "larger than 9223372036854775807"
+                )
+            value = raw
         flow = frame.flow
         if (
             style == "" and not is_map and not flow and tag is None
