@@ -37,6 +37,10 @@ CASES = [
     ("host:\n  - # sops:noenc\n  - 5\n", NOENC),
     ("host:\n- # sops:noenc\n-\n- 6\n", NOENC),
     ("host:\n- # sops:noenc\n-\n- - 5\n  - 6\n", NOENC),
+    # after a later item's dash (fuzzer 1208:1254): the next item's, not the item's before
+    ("x75:\n- a: 1\n- # sops:noenc\n   id_u:\n      y: a#b\n   user54: emoji\n- 0.0\n", NOENC),
+    ("x75:\n- a: 1\n- # sops:noenc\n  b: 2\n  c: 3\n", NOENC),
+    ("x75:\n- a: 1\n-   # sops:enc\n  - b\n  - c\n", ENC),
 ]
 
 

@@ -250,6 +250,11 @@ class _Parser:
                     # (``resolve_pending``)
                     self.pending = _PendingComments([(comment, -1, pos)], list(self.stack), self.prev_end, False)
                     return
+                if not frame.is_map and not frame.flow and text[end:pos].lstrip(" \t")[:2] in ("- ", "-\t"):
+                    # "- a: 1\n- # c\n  b: 2": after the next item's dash, not the line comment
+                    # of the item before: the next item's, as for a list's first item
+                    frame.node.items.append(comment)
+                    return
                 frame.node.items.insert(len(frame.node.items) - 1, comment)
                 return
         frame.node.items.append(comment)
