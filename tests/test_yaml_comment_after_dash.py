@@ -41,6 +41,13 @@ CASES = [
     ("x75:\n- a: 1\n- # sops:noenc\n   id_u:\n      y: a#b\n   user54: emoji\n- 0.0\n", NOENC),
     ("x75:\n- a: 1\n- # sops:noenc\n  b: 2\n  c: 3\n", NOENC),
     ("x75:\n- a: 1\n-   # sops:enc\n  - b\n  - c\n", ENC),
+    # CRLF (fuzzer 1208:1226): go-yaml reads own-line comments below the dash as the head of
+    # the collection's second item; on the dash's line, as with LF
+    ("k:\r\n    -\r\n        # sops:noenc\r\n        data30: &s2 !!binary aGk=\r\n", NOENC),
+    ("k:\r\n    -\r\n        # sops:noenc\r\n        data30: aGk=\r\n        d: 1\r\n        e: 2\r\n", NOENC),
+    ("k:\r\n  - x: 1\r\n  -\r\n    # sops:enc\r\n    data30: aGk=\r\n    d: 1\r\n", ENC),
+    ("k:\r\n    -\r\n        # sops:noenc\r\n        - a\r\n        - b\r\n", NOENC),
+    ("k:\r\n    - # sops:noenc\r\n        data30: aGk=\r\n        d: 1\r\n", NOENC),
 ]
 
 
@@ -63,7 +70,7 @@ def test_comment_regex_selects_what_sops_selects_around_list_items(
     theirs = run_sops([flag, marker, "--age", age_key.recipient, "-e", str(plain)], env)
     assert theirs.code == 0, theirs.stderr
     ours_text = ours.read_text()
-    body = ours_text[: re.search(r"^ *sops:$", ours_text, re.M).start()]  # type: ignore[union-attr]
+    body = ours_text[: re.search(r"^ *sops:\r?$", ours_text, re.M).start()]  # type: ignore[union-attr]
     theirs_text = theirs.stdout.decode()
-    theirs_body = theirs_text[: re.search(r"^sops:$", theirs_text, re.M).start()]  # type: ignore[union-attr]
+    theirs_body = theirs_text[: re.search(r"^sops:\r?$", theirs_text, re.M).start()]  # type: ignore[union-attr]
     assert sorted(re.findall(r"type:(\w+)\]", body)) == sorted(re.findall(r"type:(\w+)\]", theirs_body))

@@ -179,6 +179,8 @@ class _Parser:
         self.alias_nodes = 0
         self.alias_budget = alias_budget(len(text))
         self.non_string_key: ErrorEncryptingTree | None = None
+        #: (collection, comments) that go after its first item (``_take_comments_after_entry``)
+        self.after_first: list[tuple[Mapping | Sequence, list[Comment]]] = []
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -648,6 +650,8 @@ class _Parser:
                     frame.node.span = (frame.start, end)
                     if not frame.is_map and not frame.flow:
                         self._line_comments_after_empty_items(frame)
+                    if self.after_first and self.after_first[-1][0] is frame.node:
+                        self._place_after_first(*self.after_first.pop())
                     if not frame.is_map and not frame.flow and stack and _ends_with_empty_item(frame.node):
                         assert isinstance(frame.node, Sequence)
                         self._lift_comments_of_empty_tail(frame.node)
@@ -989,7 +993,20 @@ class _Parser:
             pending.comments = [entry for entry in pending.comments if entry[2] < dash]
             if not pending.comments:
                 self.pending = None
+        line_end = text.find("\n", dash, start)
+        if moved and line_end > 0 and text[line_end - 1] == "\r" and (moved[0].span or (0, 0))[0] > line_end:
+            # CRLF line breaks: go-yaml reads own-line comments below the dash as the head of
+            # the collection's second item (its own encrypt writes them there), where sops
+            # selects and seals them: placed when the collection ends
+            self.after_first.append((node, moved))
+            return
         node.items.extend(moved)
+
+    @staticmethod
+    def _place_after_first(node: Mapping | Sequence, comments: list[Comment]) -> None:
+        items: list[Any] = node.items
+        first = next((index for index, item in enumerate(items) if not isinstance(item, Comment)), len(items) - 1)
+        items[first + 1 : first + 1] = comments
 
     def on_alias(self, event: Any, start: int) -> None:
         end = event.end_mark.index
