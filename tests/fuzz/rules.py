@@ -711,6 +711,25 @@ def yaml_alias_empty_comments(source: bytes) -> int:
     return empty * aliases
 
 
+def _read_with_events(source: bytes) -> tuple[Any, str, list[Any], Callable[[Any], int]] | None:
+    """The oracle's reading of ``source``, its text, PyYAML's events of it and a function from
+    an event mark to a character offset (None where either reader refuses it)."""
+    import yaml  # type: ignore[import-untyped]
+
+    try:
+        parsed = oracle.parse_yaml(source)
+        text = source.decode("utf-8").removeprefix("\ufeff")
+        events = list(yaml.parse(text, Loader=yaml.CSafeLoader))
+    except (oracle.OracleError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n|\x85|\u2028|\u2029", text)]
+
+    def pos(mark: Any) -> int:
+        return starts[mark.line] + mark.column if mark.line < len(starts) else len(text)
+
+    return parsed, text, events, pos
+
+
 def yaml_alias_copied_comments(source: bytes) -> Counter[str]:
     """docs/formats.md#yaml-alias-copy-comments: sops (go-yaml v3) repeats the comments of an
     anchored node at each alias copy it expands; pysops's copies carry no comments. The comments
@@ -765,18 +784,10 @@ def yaml_first_item_lost_comments(source: bytes) -> Counter[str]:
     comment is in sops's tree (its rotate, set and --extract keep it), only go-yaml's printing
     drops it, and pysops keeps the input's layout. The comments (texts, right-stripped) of
     ``source`` (the case's input) that sops's decrypt of pysops's file may lack."""
-    import yaml  # type: ignore[import-untyped]
-
-    try:
-        parsed = oracle.parse_yaml(source)
-        text = source.decode("utf-8").removeprefix("\ufeff")
-        events = list(yaml.parse(text, Loader=yaml.CSafeLoader))
-    except (oracle.OracleError, UnicodeDecodeError, yaml.YAMLError):
+    read = _read_with_events(source)
+    if read is None:
         return Counter()
-    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n|\x85|\u2028|\u2029", text)]
-
-    def pos(mark: Any) -> int:
-        return starts[mark.line] + mark.column if mark.line < len(starts) else len(text)
+    parsed, text, events, pos = read
 
     def own_line(at: int) -> bool:
         return not text[text.rfind("\n", 0, at) + 1 : at].strip()
@@ -839,18 +850,10 @@ def yaml_empty_tail_comments(source: bytes) -> Counter[str]:
     empty item's line ``- # c``): sops's own round trip drops it, pysops keeps it (sealed in the
     enclosing mapping, where sops decrypts it in pysops's file). The comments (texts,
     right-stripped) of ``source`` (the case's input) that sops's decrypt of its own file may lack."""
-    import yaml  # type: ignore[import-untyped]
-
-    try:
-        parsed = oracle.parse_yaml(source)
-        text = source.decode("utf-8").removeprefix("\ufeff")
-        events = list(yaml.parse(text, Loader=yaml.CSafeLoader))
-    except (oracle.OracleError, UnicodeDecodeError, yaml.YAMLError):
+    read = _read_with_events(source)
+    if read is None:
         return Counter()
-    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n|\x85|\u2028|\u2029", text)]
-
-    def pos(mark: Any) -> int:
-        return starts[mark.line] + mark.column if mark.line < len(starts) else len(text)
+    parsed, text, events, pos = read
 
     found: Counter[str] = Counter()
     # per open collection: [is a block list, start of the gap before it, its items as (start, end, empty)]
