@@ -48,6 +48,11 @@ CASES = [
     ("k:\r\n  - x: 1\r\n  -\r\n    # sops:enc\r\n    data30: aGk=\r\n    d: 1\r\n", ENC),
     ("k:\r\n    -\r\n        # sops:noenc\r\n        - a\r\n        - b\r\n", NOENC),
     ("k:\r\n    - # sops:noenc\r\n        data30: aGk=\r\n        d: 1\r\n", NOENC),
+    # a line comment after a key whose value starts on the next line, the item before ending on
+    # that key's line (fuzzer 4243:172): the key's, not the item's before
+    ("a:\n    x: 1\nratio:  # sops:enc\n    list:\n    b: 2\n", ENC),
+    ("a:\n    x: 1\nratio:  # sops:enc\n    - 2\n    - 3\n", ENC),
+    ("a:\n    - 1\nratio:  # sops:noenc\n    2\nc: 3\n", NOENC),
 ]
 
 

@@ -244,6 +244,11 @@ class _Parser:
             self.pending = _PendingComments([(comment, -1, pos)], [], self.prev_end, False)
             return
         frame = self.stack[-1]
+        if frame.is_map and not frame.flow and frame.key is not None:
+            # "key:  # c" + a value on the next lines: the key's, before its entry (the item
+            # before may have ended on this line: a block collection ends at the next key)
+            frame.node.items.append(comment)
+            return
         if self.last_item is not None:
             last_frame, end = self.last_item
             if last_frame is frame and "\n" not in text[end:pos] and frame.node.items:
