@@ -4,8 +4,12 @@ text holds (its data, its comments)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pyrage
 from tests.conftest import AgeKey
 
 from pysops import api
@@ -55,3 +59,30 @@ def yaml_comments(text: str | bytes) -> list[str]:
     raw = text.encode() if isinstance(text, str) else text
     branches = yaml_store.parse(raw).branches
     return sorted(leaf.text for b in branches for _, leaf in walk_leaves(b) if isinstance(leaf, Comment))
+
+
+# ---- one age identity and the real sops binary, for YAML interop tests -------------------------
+
+#: the Go sops binary's wrapper next to the interpreter (tests skip without it)
+SOPS_EXE = Path(sys.executable).parent / "sops"
+AGE_IDENTITY = pyrage.x25519.Identity.generate()
+AGE_RECIPIENT = str(AGE_IDENTITY.to_public())
+AGE_ENV = dict(os.environ, SOPS_AGE_KEY=str(AGE_IDENTITY), SOPS_DISABLE_VERSION_CHECK="1")
+
+
+def sops_yaml(tmp_path: Path, data: bytes, *args: str) -> bytes:
+    """``sops ARGS f.yaml`` on ``data`` (in ``tmp_path``) with ``AGE_ENV``: its stdout; it must succeed."""
+    (tmp_path / "f.yaml").write_bytes(data)
+    result = subprocess.run(
+        [str(SOPS_EXE), *args, "f.yaml"], capture_output=True, env=AGE_ENV, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout
+
+
+def encrypt_yaml(text: bytes) -> bytes:
+    """pysops's encryption of a YAML text for ``AGE_RECIPIENT``."""
+    from pysops.keys.age import AgeRecipient
+
+    options = api.EncryptOptions([[AgeRecipient(AGE_RECIPIENT)]])
+    return api.encrypt_bytes(text, options, input_format="yaml", env=AGE_ENV)

@@ -7,36 +7,20 @@ those."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-import pyrage
 import pytest
 from tests.fuzz import harness, oracle, rules
+from tests.helpers import AGE_ENV as ENV
+from tests.helpers import AGE_RECIPIENT as RECIPIENT
+from tests.helpers import SOPS_EXE as SOPS
+from tests.helpers import encrypt_yaml as encrypt
+from tests.helpers import sops_yaml as sops
 
 from pysops import api
-from pysops.keys.age import AgeRecipient
 
-SOPS = Path(sys.executable).parent / "sops"
 pytestmark = pytest.mark.skipif(not SOPS.exists(), reason="sops binary not installed")
-
-IDENTITY = pyrage.x25519.Identity.generate()
-RECIPIENT = str(IDENTITY.to_public())
-ENV = dict(os.environ, SOPS_AGE_KEY=str(IDENTITY), SOPS_DISABLE_VERSION_CHECK="1")
-
-
-def sops(tmp_path: Path, data: bytes, *args: str) -> bytes:
-    (tmp_path / "f.yaml").write_bytes(data)
-    result = subprocess.run([str(SOPS), *args, "f.yaml"], capture_output=True, env=ENV, timeout=60, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout
-
-
-def encrypt(text: bytes) -> bytes:
-    options = api.EncryptOptions([[AgeRecipient(RECIPIENT)]])
-    return api.encrypt_bytes(text, options, input_format="yaml", env=ENV)
 
 
 def decrypt(data: bytes) -> bytes:
