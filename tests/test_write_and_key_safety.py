@@ -75,6 +75,40 @@ def test_directory_is_fsynced_after_the_rename(tmp_path: Path, monkeypatch: pyte
     assert ("fsync", (directory.st_dev, directory.st_ino, True)) in rec.events[at + 1 :], rec.events
 
 
+def test_bulk_run_syncs_each_directory_once_after_its_renames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, age_key: AgeKey
+) -> None:
+    """A bulk run fsyncs every file before its rename, and each output directory once, after
+    the last rename into it (not once per file)."""
+    from pysops import bulk
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    names = [f"f{i}.yaml" for i in range(4)] + [f"sub/g{i}.yaml" for i in range(3)]
+    for name in names:
+        (src / name).write_text(f"password: p-{name}\n")
+    out = tmp_path / "out"
+    jobs = bulk.plan([str(src)], recursive=True, output_dir=str(out))
+    rec = Recorder(monkeypatch)
+    options = api.EncryptOptions([[key_type("age").parse_recipient(age_key.recipient)]])
+    outcomes = list(bulk.encrypt_files(jobs, lambda _path: options))
+    monkeypatch.undo()
+    assert [o.status for o in outcomes] == ["done"] * len(names)
+    renames = [i for i, (kind, _) in enumerate(rec.events) if kind == "replace"]
+    assert len(renames) == len(names)
+    for at in renames:  # each file's own bytes were synced before its rename
+        dev, ino, _ = rec.events[at][1]
+        assert ("fsync", (dev, ino, False)) in rec.events[:at]
+    dir_syncs = [(i, info) for i, (kind, info) in enumerate(rec.events) if kind == "fsync" and info[2]]
+    expected = {(os.stat(d).st_dev, os.stat(d).st_ino, True) for d in (out, out / "sub")}
+    assert sorted(info for _, info in dir_syncs) == sorted(expected)  # once per directory
+    assert all(i > renames[-1] for i, _ in dir_syncs)  # after the last rename
+    # outside a bulk run, every write syncs its directory itself again
+    rec = Recorder(monkeypatch)
+    atomic.write_atomic(out / "single.yaml", b"x: 1\n")
+    assert ("fsync", (os.stat(out).st_dev, os.stat(out).st_ino, True)) in rec.events
+
+
 @pytest.mark.parametrize("fault", ["replace", "fsync"])
 def test_failed_write_leaves_no_temp_file_and_the_original(
     fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -326,7 +326,12 @@ def decrypt_files(
         out_fmt = output_format or in_fmt
         _write(job, api.render(doc, out_fmt, None, store_options_for(job.source, out_fmt)), private=True)
 
-    yield from _run(jobs, input_format, encrypted=True, skip_note="not encrypted (no sops metadata)", convert=convert)
+    from pysops.atomic import deferred_directory_sync
+
+    with deferred_directory_sync():
+        yield from _run(
+            jobs, input_format, encrypted=True, skip_note="not encrypted (no sops metadata)", convert=convert
+        )
 
 
 def encrypt_files(
@@ -348,4 +353,7 @@ def encrypt_files(
         )
         _write(job, out, private=False)
 
-    yield from _run(jobs, input_format, encrypted=False, skip_note="already encrypted", convert=convert)
+    from pysops.atomic import deferred_directory_sync
+
+    with deferred_directory_sync():
+        yield from _run(jobs, input_format, encrypted=False, skip_note="already encrypted", convert=convert)
