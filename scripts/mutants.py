@@ -68,6 +68,7 @@ T_SEL = "tests/test_selection_rules.py"
 T_SAFE = "tests/test_write_and_key_safety.py"
 T_TAMPER = "tests/test_tamper.py"
 T_VERIFY = "tests/test_write_verification.py"
+T_READ_BACK = "tests/formats/test_dotenv.py::test_read_back_text_agrees_with_the_tree_read_back"
 
 _VERIFY = "    if not options.ignore_mac:\n        verify_mac(meta.mac"
 
@@ -586,11 +587,35 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "write_not_read_back",
         "api.py",
-        "    try:\n        doc = get_store(output_format).parse(data)\n        if doc.metadata is None:\n",
-        "    return\n    try:\n        doc = get_store(output_format).parse(data)\n        if doc.metadata is None:\n",
+        "    try:\n        store = get_store(output_format)\n",
+        "    return\n    try:\n        store = get_store(output_format)\n",
         (T_VERIFY,),
         ci=True,
         what="an encrypted write is not read back before it leaves pysops (a file without metadata is written)",
+    ),
+    Mutant(
+        "read_back_text_ignores_the_aad",
+        "api.py",
+        '            if hit is None or hit[0] != aad or hit[2] != "str":\n',
+        '            if hit is None or hit[2] != "str":\n',
+        (T_READ_BACK, f"{T_VERIFY}::test_encrypt_refuses_output_that_does_not_read_back"),
+        what="the tree-less read-back (dotenv) takes a sealed value found under another key",
+    ),
+    Mutant(
+        "read_back_text_trusts_every_comment",
+        "api.py",
+        '        return hit is not None and hit[0] == aad and hit[2] == "comment"\n',
+        "        return True\n",
+        (T_READ_BACK,),
+        what="the tree-less read-back (dotenv) takes a damaged encrypted comment",
+    ),
+    Mutant(
+        "read_back_text_leaves_clear_values_out_of_the_mac",
+        "api.py",
+        "        if encrypted or not only_encrypted:\n",
+        "        if encrypted:\n",
+        (T_READ_BACK,),
+        what="the tree-less read-back (dotenv) checks a MAC that does not cover the unencrypted values",
     ),
     Mutant(
         "write_check_skips_values_and_mac",

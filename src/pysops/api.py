@@ -590,7 +590,15 @@ def verify_sealed(
     not decrypted again, which halves the cost on a large file.
     """
     try:
-        doc = get_store(output_format).parse(data)
+        store = get_store(output_format)
+        read_back_text = getattr(store, "read_back_text", None)
+        if (
+            read_back_text is not None
+            and known is not None
+            and _verify_sealed_text(read_back_text, data, data_key, meta, known, context, env)
+        ):
+            return
+        doc = store.parse(data)
         if doc.metadata is None:
             raise MetadataNotFound("the sops metadata block is missing")
         written = Metadata.from_dict(doc.metadata)
@@ -617,6 +625,68 @@ def verify_sealed(
             f"internal error: the encrypted {output_format} output does not read back ({detail}); nothing was written",
             hint="this is a pysops bug: please report it with the layout of the input (not its values)",
         ) from None
+
+
+def _verify_sealed_text(
+    read_back_text: Callable[..., dict[str, Any] | None],
+    data: bytes,
+    data_key: bytes,
+    meta: Metadata,
+    known: Mapping[str, tuple[str, bytes, str]],
+    context: KeyContext | None,
+    env: Mapping[str, str] | None,
+) -> bool:
+    """``verify_sealed`` for a store that walks its own text (``read_back_text``): the same
+    checks without a tree, for output whose encrypted values and comments are all ones this
+    process just sealed. False when the walk meets anything else (a value or comment it would
+    have to decrypt, a line its parser would refuse): the tree path then decides.
+
+    The walk calls ``value(path, aad, value, comments)`` and ``comment(aad, text, path,
+    comments)`` in ``decrypt_tree``'s order with its arguments (``_leaves``: a comment's stack
+    ends with itself; an entry's holds the comments since the previous entry, as written);
+    each returns False to give up. The rules mirror ``decrypt_tree``'s for a known string.
+    """
+    decide = policy.selector(meta.effective_selection())
+    only_encrypted = meta.mac_only_encrypted
+    mac = mac_hash(only_encrypted)
+    add_mac = mac.update
+    known_get = known.get
+
+    def value(path: tuple[str, ...], aad: str, value: Value | None, comments: tuple[str, ...]) -> bool:
+        if value is None:
+            return True
+        encrypted = decide(path, comments)
+        if encrypted and type(value) is str and value != "":
+            hit = known_get(value)
+            if hit is None or hit[0] != aad or hit[2] != "str":
+                return False
+            add_mac(hit[1])
+            return True
+        if encrypted and type(value) is not str:
+            return False
+        if encrypted or not only_encrypted:
+            add_mac(to_plaintext(value))
+        return True
+
+    def comment(aad: str, text: str, path: tuple[str, ...], comments: tuple[str, ...]) -> bool:
+        if not is_encrypted(text):
+            return True
+        hit = known_get(text)
+        return hit is not None and hit[0] == aad and hit[2] == "comment"
+
+    found = read_back_text(data, value, comment)
+    if found is None:
+        return False
+    written = Metadata.from_dict(found)
+    if written.to_dict() != Metadata.from_dict(meta.to_dict()).to_dict():
+        raise GenericError("the metadata block differs from the one sealed")
+    for group in written.key_groups:
+        for wrapped in group:
+            if not wrapped.enc:
+                raise GenericError(f"a {wrapped.type} key stanza has no encrypted data key")
+    verify_mac(written.mac, mac_hex(mac), data_key, lastmodified_aad(written.lastmodified))
+    _verify_unwrap(written, data_key, context, env)
+    return True
 
 
 def _verify_unwrap(meta: Metadata, data_key: bytes, context: KeyContext | None, env: Mapping[str, str] | None) -> None:

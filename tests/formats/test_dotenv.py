@@ -489,3 +489,100 @@ def test_text_path_declines_what_parse_reports() -> None:
         assert dotenv.encrypt_text(data, lambda *a: a[2], lambda aad, text: text, dict) is None
         with pytest.raises(error):
             api.encrypt_bytes(data, options, input_format="dotenv")
+
+
+# ------------------------------------------------------------------------------------------------
+# read_back_text: the tree-less read-back (api.verify_sealed) of what encrypt_text wrote
+
+
+def _mutate(data: bytes, kind: str, index: int) -> bytes:
+    """One store bug's worth of damage to an encrypted dotenv output (or none)."""
+    lines = data.split(b"\n")
+    body = [i for i, line in enumerate(lines) if line and not line.startswith(b"sops_")]
+    if kind == "none" or not body:
+        return data
+    at = body[index % len(body)]
+    line = lines[at]
+    key, _, value = line.partition(b"=")
+    if kind == "leak":  # an ENC value or comment written back in clear
+        lines[at] = line.replace(b"ENC[AES256_GCM,", b"plain[", 1)
+    elif kind == "swap":  # two lines' values exchanged
+        other = body[(index + 1) % len(body)]
+        okey, _, ovalue = lines[other].partition(b"=")
+        if line.startswith(b"#") or lines[other].startswith(b"#"):
+            lines[at], lines[other] = lines[other], lines[at]
+        else:
+            lines[at], lines[other] = key + b"=" + ovalue, okey + b"=" + value
+    elif kind == "drop":
+        del lines[at]
+    elif kind == "duplicate":
+        lines.insert(at, line)
+    elif kind == "rename":
+        lines[at] = (b"#" if line.startswith(b"#") else b"R") + line
+    elif kind == "change":  # a ciphertext damaged, a clear value changed
+        cut = line.find(b",data:") + 6
+        if cut > 6 and line[cut : cut + 1] not in (b",", b""):
+            lines[at] = line[:cut] + (b"A" if line[cut : cut + 1] != b"A" else b"B") + line[cut + 1 :]
+        else:
+            lines[at] = line + b"x"
+    elif kind == "metadata-first":
+        meta = [i for i, line in enumerate(lines) if line.startswith(b"sops_")]
+        lines.insert(0, lines.pop(meta[index % len(meta)]))
+    return b"\n".join(lines)
+
+
+@given(
+    st.lists(st.one_of(_line, st.sampled_from(["K_unencrypted=plain", "#note a", "#ZZ", "AA="])), max_size=10),
+    st.sampled_from(_SELECTIONS),
+    st.booleans(),
+    st.sampled_from(["none", "leak", "swap", "drop", "duplicate", "rename", "change", "metadata-first"]),
+    st.integers(0, 20),
+)
+@example(["A=1", "#note a", "B=2"], ("encrypted_comment_regex", "[a-m]"), False, "leak", 1)
+@example(["#note a", "B=1"], None, False, "change", 0)  # a damaged encrypted comment
+@example(["A=1", "B_unencrypted=2"], ("unencrypted_suffix", "_unencrypted"), True, "change", 1)
+def test_read_back_text_agrees_with_the_tree_read_back(
+    lines: list[str], selection: tuple[str, str] | None, mac_only: bool, kind: str, index: int
+) -> None:
+    """The tree-less read-back passes a correct output (it does not fall back to the tree
+    there), and on damaged output never passes what the tree path refuses nor refuses what it
+    passes: where it gives up (False) the tree path decides."""
+    from pysops import api
+    from pysops.keys import key_type
+
+    data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    options = api.EncryptOptions(
+        key_groups=[[key_type("age").parse_recipient(_RECIPIENT)]], selection=selection, mac_only_encrypted=mac_only
+    )
+    sealer, finish, data_key = api._new_encryption(options, binary=False, now=None, randbytes=os.urandom)
+    sealed: list[Any] = []
+
+    def metadata() -> dict[str, Any]:
+        sealed.append(finish())
+        return sealed[0].to_dict()
+
+    try:
+        out = dotenv.encrypt_text(data, sealer.value, sealer.comment, metadata)
+    except PysopsError:
+        return  # refused before anything was written (both paths: test above)
+    if out is None:
+        return
+    meta = sealed[0]
+    damaged = _mutate(out, kind, index)
+    env: dict[str, str] = {"HOME": "/nonexistent"}
+
+    def outcome(way: Any) -> Any:
+        try:
+            return way()
+        except PysopsError as exc:
+            return type(exc)
+
+    known = sealer.known
+    fast = outcome(lambda: api._verify_sealed_text(dotenv.read_back_text, damaged, data_key, meta, known, None, env))
+    tree = outcome(lambda: api.verify_sealed(damaged, "dotenv", data_key, meta, known=None, env=env))
+    if damaged == out:
+        assert (fast, tree) == (True, None)
+    elif fast is True:
+        assert tree is None
+    elif fast is not False:
+        assert tree is not None, (fast, damaged)

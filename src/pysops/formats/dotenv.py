@@ -194,6 +194,45 @@ def encrypt_text(
     return _encode("\n".join(lines))
 
 
+def read_back_text(
+    data: bytes,
+    check_value: Callable[[tuple[str, ...], str, Any, tuple[str, ...]], bool],
+    check_comment: Callable[[str, str, tuple[str, ...], tuple[str, ...]], bool],
+) -> dict[str, Any] | None:
+    """Walk an encrypted dotenv file as ``parse`` + ``api._leaves`` would, without the tree, for
+    ``api.verify_sealed``: each value goes to ``check_value(path, aad, value, comments)`` and
+    each comment to ``check_comment(aad, text, path, comments)`` (the arguments ``_leaves``
+    gives: a comment's stack ends with itself, an entry's holds the comments since the previous
+    entry; ``sops_`` lines are not items and leave the stack alone). Returns the metadata
+    (unflattened, as ``parse`` gives it), or None when a check gives up or ``parse`` would
+    refuse the text or find no metadata: the tree path then decides."""
+    text = _decode(data)
+    prefix = METADATA_PREFIX
+    metadata_lines: list[tuple[str, str]] = []
+    pending: list[str] = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        if line[0] == "#":
+            comment = line[1:]
+            pending.append(comment)
+            if not check_comment(":", comment, (), tuple(pending)):
+                return None
+            continue
+        key, equals, raw = line.partition("=")
+        if not equals:
+            return None
+        if key.startswith(prefix):
+            metadata_lines.append((key[len(prefix) :], raw))
+            continue
+        value = raw.replace("\\n", "\n") if "\\n" in raw else raw
+        if not check_value((key,), key + ":", value, tuple(pending) if pending else ()):
+            return None
+        if pending:
+            pending = []
+    return unflatten(metadata_lines) if metadata_lines else None
+
+
 def _value_text(value: Any) -> str:
     """A value as dotenv text: sops's ValToString, newlines as the two characters ``\\n``."""
     text = value if type(value) is str else value_to_string(value)
