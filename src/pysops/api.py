@@ -326,8 +326,8 @@ def decrypt_tree(
     plaintext, type): such a value found at its own AAD is not decrypted again; any other value
     is (a value moved to another path still fails authentication). A known string is only
     hashed into the MAC and a known comment found in the container it was sealed for is taken
-    as it is: both stay encrypted in the tree (the read-back discards it); a known value of
-    another type is still converted as a decrypted one is, so the MAC covers its canonical form.
+    as it is: both stay encrypted in the tree (the read-back discards it). A known value of any
+    type is hashed as the sealer hashed it (its ``to_plaintext`` form, already canonical).
 
     Tampering that the MAC would not see is refused here: an encrypted comment that does not
     authenticate (``DecryptionFailed``, exit 25) and a value whose type tag was changed to
@@ -373,7 +373,8 @@ def decrypt_tree(
             hit = None if known_get is None else known_get(value)
             if hit is not None and hit[0] == aad:
                 plaintext, kind, iv = hit[1], hit[2], b""
-                if kind == "str":
+                if kind != "comment":
+                    # the sealer hashed this very serialisation (``to_plaintext``) into the MAC
                     add_mac(plaintext)
                     continue
             else:
