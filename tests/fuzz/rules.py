@@ -38,6 +38,9 @@ RULES: dict[str, str] = {
     "yaml-float-go-form": "docs/formats.md#yaml: floats written as go-yaml writes them (1e3 -> 1000, 2.0 -> 2)",
     "yaml-bool-spelling": "docs/formats.md#yaml: booleans come back as true/false (True, FALSE -> lowercase)",
     "yaml-flow-top-reemitted": "docs/formats.md#yaml: a top-level flow mapping is written in block style",
+    "yaml-multiline-scalar-joined": (
+        "docs/formats.md#yaml-multiline-scalar: a plain or quoted scalar written over several lines comes back on one"
+    ),
     "yaml-null-root": "docs/formats.md#yaml-null-root: a document that is a null is written {}",
     "json-number-canonical": "docs/formats.md#json Round trips: numbers in Go's canonical form",
     "json-escape-canonical": "docs/formats.md#json Round trips: strings with minimal escapes",
@@ -119,6 +122,10 @@ def _yaml_scalar(tok: str) -> tuple[str, object] | None:
 
 def _yaml_pair(old: str, new: str) -> str | None:
     """The rule that turns the token ``old`` into ``new``, if one does."""
+    if old.startswith("!") and old.endswith(" " + BLOCK) and " " not in old[: -len(BLOCK) - 1]:
+        # a tagged block scalar (``!!binary |``, ``!!int |-``) written as the value it stands
+        # for (its data was compared before): the tag is dropped, the block restyled
+        return "yaml-tag-dropped" if new != old else None
     if BLOCK in (old, new):
         # a block scalar restyled as a flow scalar, or a multi-line string written as a block
         other = _yaml_scalar(new if old == BLOCK else old)
@@ -410,8 +417,12 @@ def _explain_lines(fmt: str, before: bytes, after: bytes) -> set[str] | None:
     b = after.decode("utf-8", "surrogateescape").splitlines(keepends=True)
     if fmt == "yaml":
         # each block scalar becomes one placeholder token where its indicator was (its content,
-        # already compared as data, and its restyling or re-indenting are documented)
-        a, b = _mask_blocks(before, a), _mask_blocks(after, b)
+        # already compared as data, and its restyling or re-indenting are documented); a plain
+        # or quoted scalar over several lines becomes its value on one line (double-quoted)
+        joined: list[bool] = []
+        a, b = _mask_blocks(before, a, joined), _mask_blocks(after, b, joined)
+        if joined:
+            rules.add("yaml-multiline-scalar-joined")
     if fmt == "ini" and [x for x in a if x.strip()] == [x for x in b if x.strip()]:
         return rules | {"ini-blank-lines-moved"} if _ini_blanks_moved(a, b) else None
     if fmt == "ini":
@@ -483,9 +494,12 @@ def go_yaml_float(node: tuple[str, Any]) -> tuple[str, Any]:
 BLOCK = "\x00BLOCK"
 
 
-def _mask_blocks(data: bytes, lines: list[str]) -> list[str]:
+def _mask_blocks(data: bytes, lines: list[str], joined: list[bool] | None = None) -> list[str]:
     """``lines`` (of ``data``) with each block scalar's header indicator replaced by ``BLOCK`` and
-    its content lines removed; unchanged when the text does not parse."""
+    its content lines removed; unchanged when the text does not parse. A plain or quoted scalar
+    of a block collection written over several lines is replaced by its value on one line,
+    double-quoted as JSON writes it (``joined`` gains an entry): when nothing but a comment
+    follows it on its last line."""
     import yaml  # type: ignore[import-untyped]
 
     try:
@@ -501,12 +515,30 @@ def _mask_blocks(data: bytes, lines: list[str]) -> list[str]:
             if row >= len(out):
                 continue
             line = out[row]
-            m = re.compile(r"[|>][-+0-9]*").match(line, col)
+            tagged = re.compile(r"!\S*[ \t]+").match(line, col)  # the mark is at a tag
+            at = tagged.end() if tagged else col
+            m = re.compile(r"[|>][-+0-9]*").match(line, at)
             if m is None:
                 return lines  # marks not where expected (BOM, odd characters): no masking
-            out[row] = line[:col] + BLOCK + line[m.end() :]
+            out[row] = line[:at] + BLOCK + line[m.end() :]
             end = ev.end_mark.line + (1 if ev.end_mark.column > 0 else 0)
             drop.update(range(row + 1, min(end, len(out))))
+        elif (
+            joined is not None
+            and type(ev).__name__ == "ScalarEvent"
+            and ev.end_mark.line > ev.start_mark.line
+            and ev.end_mark.line < len(out)
+        ):
+            row, col, last = ev.start_mark.line, ev.start_mark.column, ev.end_mark.line
+            rest = out[last][ev.end_mark.column :]
+            if rest.strip() and not rest.lstrip(" \t").startswith("#"):
+                continue  # more on its last line (a flow collection): compared line by line
+            start = col
+            if ev.tag is not None and not ev.implicit[0] and not ev.implicit[1]:
+                continue  # a tagged one: compared line by line
+            out[row] = out[row][:start] + json.dumps(ev.value, ensure_ascii=False) + rest
+            drop.update(range(row + 1, last + 1))
+            joined.append(True)
     return [x for k, x in enumerate(out) if k not in drop]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -95,8 +96,11 @@ def test_generators_cover_the_styles_asked_for() -> None:
         b"'",
         b'"',
         b"#\n",
+        b"!!binary |",  # a tagged block scalar
     ):
         assert needle in yaml_text, needle
+    # a plain or quoted scalar written over two lines
+    assert re.search(rb"(?m)^ *[^\s#:-][^:#\n]*: [\"']?[^\s\"'#:|>&*!\[{][^#:\n]*\n +[^\s#:-]", yaml_text)
     json_text = b"".join(make_case(5, i, ("json",)).data for i in range(300))
     for needle in (b"\\ud83d\\ude00", b"\\/", b"1e-7", b"12345678901234567890", b"\t"):
         assert needle in json_text, needle
@@ -156,7 +160,20 @@ RULE_CASES: dict[str, tuple[str, bytes, bytes, list[bytes]]] = {
         [b"a: x y\nb: |\n  p\n  q\nc: 0x1f\n", b"a: x z\nb: |\n  p\n  q\nc: 31\n"],
     ),
     "yaml-quoting": ("yaml", b"a: ['x']\nb: x\n", b"a: [x]\nb: x\n", [b"a: [x]\nb: y\n", b"a: ['x ']\nb: x\n"]),
+    "yaml-multiline-scalar-joined": (
+        "yaml",
+        b"a: one\n  two\nb: 'x\n\n  y'\nc:\n  - \"p\\\n    q\" # c\n",
+        b'a: one two\nb: "x\\ny"\nc:\n  - "pq" # c\n',
+        [b'a: one  two\nb: "x\\ny"\nc:\n  - "pq" # c\n', b'a: one two\nb: "x\\ny"\nc:\n  - "pq" # d\n'],
+    ),
     "yaml-tag-dropped": ("yaml", b"a: !!str 1\n", b"a: '1'\n", [b"a: 1\n", b"a: '2'\n"]),
+    # a tagged block scalar written as the value its tag makes of it
+    "yaml-tag-dropped/block": (
+        "yaml",
+        b"y: !!binary |-\n  c2VjcmV0\nz: !!int |-\n  42\n",
+        b"y: secret\nz: 42\n",
+        [b"y: secreT\nz: 42\n", b"y: secret\nz: '42'\n"],
+    ),
     "yaml-alias-expanded": (
         "yaml",
         b"m: &m1 {x: 1}\nb: {<<: [*m1]}\n",

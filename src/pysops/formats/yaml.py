@@ -807,6 +807,8 @@ class _Parser:
                 value = raw if raw and raw[0] not in PLAIN_HINTED else resolve_plain(raw)
             else:
                 value = resolve_scalar(raw, style, tag)
+        except ParseError as exc:  # a tagged value that is not what its tag says
+            raise self.error(exc.message, start) from None
         except Uint64Overflow:
             # refused when sops walks the tree (23): a later syntax error (2) wins, as for a
             # non-string key (the first of the two in the document is reported)

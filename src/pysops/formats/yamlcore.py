@@ -309,9 +309,11 @@ def resolve_tagged(text: str, tag: str, plain: bool) -> Value | None:
         try:
             import base64  # only for !!binary: not worth an import on every start
 
-            raw = base64.b64decode("".join(text.split()), validate=True)
+            # Go's decoder skips line breaks and nothing else: a space is invalid data for sops
+            raw = base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
         except (binascii.Error, ValueError):
-            raise ParseError(f"cannot decode !!binary value {text[:20]!r}") from None
+            # (sops's phrase; the value itself is never shown: it may be a secret)
+            raise ParseError("!!binary value contains invalid base64 data") from None
         return raw.decode("utf-8", "surrogateescape")
     if short in ("int", "float", "bool", "null", "timestamp"):
         value = resolve_plain(text)
@@ -321,7 +323,7 @@ def resolve_tagged(text: str, tag: str, plain: bool) -> Value | None:
             "int": (int,), "float": (float,), "bool": (bool,), "null": (type(None),), "timestamp": (GoTime,),
         }  # fmt: skip
         if not isinstance(value, expected[short]) or (short == "int" and isinstance(value, bool)):
-            raise ParseError(f"cannot decode {text[:40]!r} as !!{short}")
+            raise ParseError(f"cannot decode a value tagged !!{short}: it is not one")
         return value
     if tag == "!" and plain:
         return resolve_plain(text)  # the non-specific tag: go-yaml resolves the plain text
@@ -330,11 +332,12 @@ def resolve_tagged(text: str, tag: str, plain: bool) -> Value | None:
 
 
 def resolve_scalar(text: str, style: str, tag: str | None) -> Value | None:
-    """The typed value of a scalar event: plain scalars are resolved, quoted ones only when they
-    carry a tag, block scalars are strings. Raises ``Uint64Overflow`` like ``resolve_plain``."""
+    """The typed value of a scalar event: plain scalars are resolved, quoted and block scalars
+    only when they carry a tag (go-yaml: ``!!int |-`` + ``42`` is the int 42, ``!!binary |`` is
+    decoded). Raises ``Uint64Overflow`` like ``resolve_plain``."""
     if style == "":
         return resolve_plain(text) if tag is None else resolve_tagged(text, tag, True)
-    if tag is not None and (style == "'" or style == '"'):
+    if tag is not None:
         return resolve_tagged(text, tag, False)
     return text
 
