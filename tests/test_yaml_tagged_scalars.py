@@ -31,9 +31,7 @@ pytestmark = pytest.mark.skipif(not SOPS_EXE.exists(), reason="sops binary not i
         (b"! |-\n  42\n", "42"),  # the non-specific tag on a block: a string
     ],
 )
-def test_a_tagged_block_scalar_is_typed_by_its_tag_as_in_sops(
-    body: bytes, value: object, tmp_path: Path
-) -> None:
+def test_a_tagged_block_scalar_is_typed_by_its_tag_as_in_sops(body: bytes, value: object, tmp_path: Path) -> None:
     """go-yaml resolves a tagged block scalar as it resolves a tagged quoted one; pysops read
     every block scalar as a string, so `!!binary |` data came back as its base64 text."""
     text = b"a: " + body + b"b: 1\n"
