@@ -180,6 +180,9 @@ def test_list_of_only_comment_items_decrypts_to_an_empty_list(indent: str, tmp_p
     [
         'name:\n-\n  "true": |3\n       # not a comment\n',  # 4242:202
         "a:\n    - |2\n        \tx\n",
+        # 1208:1182: a line with fewer leading spaces than the shift ends sops's block (a comment)
+        "    note_unencrypted46:\n        -\n            - &m1\n                -\n"
+        "                  db: >1+\n                     - item\n                   # not a comment\n",
     ],
 )
 def test_block_scalar_with_leading_spaces_keeps_them_where_sops_shifts_them(text: str, tmp_path: Path) -> None:

@@ -768,7 +768,16 @@ def semantic_diff(
             # each item stands for an empty comment of mine, or for a copy of one
             b.comments = b.comments + [""] * min(removed, own)
         if rules.YAML_EXPLICIT_INDICATOR.search(theirs):
-            a.docs = [rules.yaml_block_indicator_shift(x, y) for x, y in zip(a.docs, b.docs, strict=True)]
+            lost: list[str] = []
+            shifted = [rules.yaml_block_indicator_shift(x, y, lost) for x, y in zip(a.docs, b.docs, strict=True)]
+            left = list(b.comments)
+            for text in lost:  # the lines of a block ended early are comments in sops's text
+                if text not in left:
+                    shifted = [rules.yaml_block_indicator_shift(x, y) for x, y in zip(a.docs, b.docs, strict=True)]
+                    left = b.comments
+                    break
+                left.remove(text)
+            a.docs, b.comments = shifted, left
     if fmt == "yaml" and rules.YAML_MINUS_ZERO.search(theirs):
         a.docs = [rules.yaml_negative_zero(x, y) for x, y in zip(a.docs, b.docs, strict=True)]
     kinds = {_tree_kind(x, y) for x, y in zip(a.docs, b.docs, strict=True)}

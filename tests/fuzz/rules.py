@@ -415,6 +415,17 @@ def _explain_lines(fmt: str, before: bytes, after: bytes) -> set[str] | None:
         return None
     a = before.decode("utf-8", "surrogateescape").splitlines(keepends=True)
     b = after.decode("utf-8", "surrogateescape").splitlines(keepends=True)
+    if fmt == "yaml" and _flow_top(a):
+        docs_a, docs_b = _yaml_documents(before), _yaml_documents(after)
+        if len(docs_a) > 1 and len(docs_a) == len(docs_b):
+            # a flow root's re-emission covers its own document (docs/formats.md#yaml): each
+            # document is compared on its own, with its own rules
+            for doc_a, doc_b in zip(docs_a, docs_b, strict=True):
+                got = _explain_lines(fmt, doc_a, doc_b)
+                if got is None:
+                    return None
+                rules |= got
+            return rules
     if fmt == "yaml":
         # each block scalar becomes one placeholder token where its indicator was (its content,
         # already compared as data, and its restyling or re-indenting are documented); a plain
@@ -540,6 +551,20 @@ def _mask_blocks(data: bytes, lines: list[str], joined: list[bool] | None = None
             drop.update(range(row + 1, last + 1))
             joined.append(True)
     return [x for k, x in enumerate(out) if k not in drop]
+
+
+_DOCUMENT_START = re.compile(rb"---(?=[ \t\r\n]|$)")
+
+
+def _yaml_documents(data: bytes) -> list[bytes]:
+    """The texts of the documents of a YAML stream, each from its "---" line (the first from the
+    start of the text)."""
+    docs: list[bytes] = [b""]
+    for line in data.splitlines(keepends=True):
+        if _DOCUMENT_START.match(line) and docs[-1]:
+            docs.append(b"")
+        docs[-1] += line
+    return docs
 
 
 def _flow_top(lines: list[str]) -> bool:
@@ -703,12 +728,38 @@ def _shifted_lines(mine: str, theirs: str) -> bool:
     return shift is not None
 
 
-def yaml_block_indicator_shift(mine: Any, theirs: Any) -> Any:
+def _shifted_truncated(mine: str, theirs: str) -> list[str] | None:
+    """Whether ``theirs`` is ``mine`` with the leading spaces of its lines shifted left by the same
+    number (at least one) up to the first non-empty line that has fewer, where sops's text ends
+    the block scalar (that line and the lines after it, all "# text", are comments there), with
+    the string's final line breaks as the header's chomping gives them: the texts of those
+    comments, or None."""
+    a = mine.split("\n")
+    first = next((x for x in a if x), "")
+    top = next((y for y in theirs.split("\n") if y), "")
+    shift = (len(first) - len(first.lstrip(" "))) - (len(top) - len(top.lstrip(" ")))
+    if shift <= 0 or first.lstrip(" ") != top.lstrip(" "):
+        return None
+    cut = next((i for i, line in enumerate(a) if line and len(line) - len(line.lstrip(" ")) < shift), None)
+    if cut is None:
+        return None  # no line ends the block early: ``_shifted_lines``
+    rest = [x for x in a[cut:] if x.strip()]
+    if not all(x.lstrip(" ").startswith("#") for x in rest):
+        return None
+    kept = "\n".join(x[shift:] for x in a[:cut])
+    if theirs not in (kept.rstrip("\n"), kept.rstrip("\n") + "\n", kept + "\n"):
+        return None
+    return [x.lstrip(" ")[1:] for x in rest]
+
+
+def yaml_block_indicator_shift(mine: Any, theirs: Any, lost: list[str] | None = None) -> Any:
     """docs/formats.md#yaml-sops-block-indicator: sops (go-yaml v3) writes the indentation
     indicator of a block scalar that starts with a space as ``4`` whatever column it writes the
     content at (``- |4``, ``- key: |4``), so its decrypt shifts the leading spaces of every line of
-    that string. ``mine`` with each string that differs from ``theirs`` only so replaced by
-    theirs' (the caller applies it only when sops's text has such an indicator)."""
+    that string, and ends the block at a line with fewer leading spaces than the shift (the
+    "# text" lines from there on are comments in its text: added to ``lost``). ``mine`` with each
+    string that differs from ``theirs`` only so replaced by theirs' (the caller applies it only
+    when sops's text has such an indicator)."""
     if mine == theirs:
         return mine
     if isinstance(mine, tuple) and isinstance(theirs, tuple) and mine[:1] == theirs[:1]:
@@ -717,13 +768,18 @@ def yaml_block_indicator_shift(mine: Any, theirs: Any) -> Any:
                 return (
                     "map",
                     [
-                        (k, yaml_block_indicator_shift(v, tv))
+                        (k, yaml_block_indicator_shift(v, tv, lost))
                         for (k, v), (_, tv) in zip(mine[1], theirs[1], strict=True)
                     ],
                 )
-            return ("seq", [yaml_block_indicator_shift(x, y) for x, y in zip(mine[1], theirs[1], strict=True)])
+            return ("seq", [yaml_block_indicator_shift(x, y, lost) for x, y in zip(mine[1], theirs[1], strict=True)])
         strings = mine[0] == "str" and isinstance(mine[1], str) and isinstance(theirs[1], str)
         if strings and _shifted_lines(mine[1], theirs[1]):
+            return theirs
+        comments = _shifted_truncated(mine[1], theirs[1]) if strings and lost is not None else None
+        if comments is not None:
+            assert lost is not None
+            lost.extend(comments)
             return theirs
     return mine
 

@@ -223,6 +223,17 @@ RULE_CASES: dict[str, tuple[str, bytes, bytes, list[bytes]]] = {
         b"s: hello\nd: hello\n",
         [b"s: hello\nd: hellO\n"],
     ),
+    # (a flow root's re-emission covers its own document; a later one keeps its own rules, 5151:755)
+    "yaml-flow-top-reemitted/later-document": (
+        "yaml",
+        b"{\"#hash\": 'a#b'}\n---\nk:\n- x: &m2\n    e: !!int '42'\n  p:\n  - <<: *m2\n",
+        b"'#hash': a#b\n---\nk:\n- x: &m2\n    e: 42\n  p:\n  - <<: {e: 42}\n",
+        [
+            b"'#hash': a#c\n---\nk:\n- x: &m2\n    e: 42\n  p:\n  - <<: {e: 42}\n",
+            b"'#hash': a#b\n---\nk:\n- x: &m2\n    e: 42\n  p:\n  - <<: {e: 43}\n",
+            b"'#hash': a#b\n---\nk:\n- x: &m2\n    e: 42\n  p:\n  - <<: {e: 42}\n# c\n",
+        ],
+    ),
     "json-number-canonical": (
         "json",
         b'{"a": 1E2, "b": 1.50}',
@@ -458,6 +469,28 @@ def test_negative_zero_rule_is_precise() -> None:
     assert semantic_diff("yaml", b"a: -0.0\nb: [-0.0]\n", b"a: -0\nb: [-0]\n") is None
     assert semantic_diff("yaml", b"a: -0.0\n", b"a: 0\n") == "number-form"
     assert semantic_diff("yaml", b"a: -0.0\nb: 1.0\n", b"a: -0\nb: 2\n") == "data"
+
+
+def test_block_indicator_rule_covers_a_block_sops_ends_early() -> None:
+    """docs/formats.md#yaml-sops-block-indicator (fuzzer 1208:1182): sops's `|4` puts the content
+    two columns left of where go-yaml (and YAML) read it, so a line with fewer leading spaces
+    than that ends the block and is a comment in sops's text; only that is explained."""
+    mine = b"a:\n    - - - db: |2\n              - item\n            # not a comment\n"
+    theirs = b"a:\n    - - - db: |4\n              - item\n            # not a comment\n"
+    assert semantic_diff("yaml", mine, theirs, sops_lossy=True) is None
+    assert semantic_diff("yaml", mine, theirs) == "data"
+    # the line is gone from sops's text, not a comment there
+    assert semantic_diff("yaml", mine, b"a:\n    - - - db: |4\n              - item\n", sops_lossy=True) == "data"
+    # another string, a line of mine that is not "# text", or one the shift does not end the block at
+    other = b"a:\n    - - - db: |2\n              - itex\n            # not a comment\n"
+    assert semantic_diff("yaml", other, theirs, sops_lossy=True) == "data"
+    plain = b"a:\n    - - - db: |2\n              - item\n            not a comment\n"
+    assert semantic_diff("yaml", plain, theirs, sops_lossy=True) == "data"
+    kept = b"a:\n    - - - db: |2\n              - item\n              # not a comment\n"  # not ended there
+    assert semantic_diff("yaml", kept, theirs, sops_lossy=True) == "data"
+    assert rules._shifted_truncated("  a\n# c\n", "a\n") == [" c"]
+    assert rules._shifted_truncated("  a\n# c\n  b\n", "a\n") is None
+    assert rules._shifted_truncated("  a\n  b\n", "a\nb\n") is None  # no early end: _shifted_lines
 
 
 def test_comment_placement_rules_are_precise() -> None:

@@ -398,6 +398,7 @@ class _Parser:
         )
         previous_dedented = True
         crlf_head = False
+        above_marker = self._above_marker(pending, inner, head_target, next_index)
         for index, (ended_by, items, dedented, after_blank) in enumerate(groups):
             col = items[0][1]
             last = index == len(groups) - 1 and not current
@@ -452,8 +453,8 @@ class _Parser:
             else:
                 target = self._deepest(pending.snapshot, col)
             previous_dedented = dedented
-            for comment, _, _ in items:
-                self._append(target, comment)
+            for comment, _, pos in items:
+                self._append(pending.snapshot[0].node if pos >= above_marker else target, comment)
         if current:
             col = current[0][1]
             head = col <= next_col or (groups and not groups[-1][2])
@@ -475,8 +476,33 @@ class _Parser:
                     # AAD must name the container of the file sops decrypts
                     # (docs/formats.md#yaml-trailing-comments)
                     target = inner.node
-            for comment, _, _ in current:
-                self._append(target, comment)
+            for comment, _, pos in current:
+                self._append(pending.snapshot[0].node if pos >= above_marker else target, comment)
+
+    def _above_marker(self, pending: _PendingComments, inner: _Frame, head_target: Mapping | Sequence | None,
+                      next_index: int) -> int:  # fmt: skip
+        """Where the own-line comments right above a "---" or "..." line at ``next_index`` begin
+        (no blank line between them and it) when the document ends there with an indentless list
+        of a root key ("k:\n- 1\n# c\n---"): go-yaml reads them as the root's, not the list's
+        as at the end of the stream (docs/formats.md#yaml-trailing-comments). Past the end of the
+        text otherwise."""
+        text = self.text
+        snapshot = pending.snapshot
+        if (
+            head_target is not self.root or inner.is_map or inner.flow or len(snapshot) != 2
+            or snapshot[0].col != 0 or inner.col != 0 or not text.startswith(("---", "..."), next_index)
+        ):  # fmt: skip
+            return len(text) + 1
+        pos = text.rfind("\n", 0, next_index) + 1
+        while pos > 0:
+            line_start = text.rfind("\n", 0, pos - 1) + 1
+            line = text[line_start:pos]
+            if not line.lstrip(" \t").startswith("#"):
+                break
+            if line.endswith("\r\n"):
+                return len(text) + 1  # with CRLF line ends go-yaml keeps them in the list
+            pos = line_start
+        return pos
 
     def _line_comments_after_empty_items(self, frame: _Frame) -> None:
         """A line comment followed by empty items ("-" alone) of a block list, on an empty item
@@ -1844,8 +1870,29 @@ def _blank_before_metadata(
                     # with the blank line go-yaml would lose a comment at (or right of) the
                     # root's column that a dedented one follows ("  a: 1\n  # c\n# d")
                     return depth >= 0 and not _last_entry_scalar(root)
+                if depth == 0 and column > 0 and _ends_with_indentless_list(text, root):
+                    # the root's comment after a root key's indentless list, right above "---"
+                    # when parsed (``_above_marker``): go-yaml reads it in the list after a
+                    # blank line, and as the root's right above "sops:"
+                    return False
                 return depth > 0 or (depth == 0 and column > 0)
             pos = line_start
+    return False
+
+
+def _ends_with_indentless_list(text: str, root: Mapping) -> bool:
+    """Whether the last entry of ``root`` (before its metadata entry, while parsing) holds a
+    block list at column 0 ("k:\n- 1") whose last item is a scalar or a flow collection."""
+    for item in reversed(root.items):
+        if isinstance(item, Entry) and item.key != "sops":
+            value = item.value
+            if not isinstance(value, Sequence) or value.style.startswith("f") or value.span is None:
+                return False
+            start = _after_block_properties(text, value.span[0])  # "k: &a\n- 1"
+            if start != text.rfind("\n", 0, start) + 1:
+                return False
+            last = next((i for i in reversed(value.items) if not isinstance(i, Comment)), None)
+            return isinstance(last, Scalar) or (isinstance(last, (Mapping, Sequence)) and last.style.startswith("f"))
     return False
 
 
