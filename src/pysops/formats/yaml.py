@@ -1763,6 +1763,8 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
             before = _text_before(text, doc_end, state.sops_spans)
             if before and not before.endswith("\n"):
                 prefix = "\n"
+                if index < len(doc.branches):
+                    _strip_block_at_end(text, doc.branches[index], _end_before(doc_end, state.sops_spans), splicer)
             indent = _root_indent(text, doc.branches[index]) if index < len(doc.branches) else 0
             if index < len(doc.branches) and _blank_before_metadata(
                 text, doc_end, state.sops_spans, doc.branches[index], indent > 0
@@ -1789,6 +1791,30 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
 
 
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
+
+
+def _strip_block_at_end(text: str, branch: Mapping, end: int, splicer: _Splicer) -> None:
+    """A block scalar that ends the text without a final line break (``a: >`` + ``  x``) holds
+    no final line break, whatever its chomping says: when the metadata block (or the line break
+    before it) follows, its header gets the strip indicator (``>-``), so that it still holds
+    that value (``x``, not ``x\n``). Only for the document's last value, left as it was."""
+    node: Node = branch
+    while isinstance(node, (Mapping, Sequence)):
+        last = next((item for item in reversed(node.items) if not isinstance(item, Comment)), None)
+        if last is None:
+            return
+        node = last.value if isinstance(last, Entry) else last
+    if not isinstance(node, Scalar) or node.changed or node.style not in ("|", ">") or node.span is None:
+        return
+    start, stop = node.span
+    if stop != end:
+        return
+    header = _after_block_properties(text, start)
+    match = _BLOCK_HEADER.match(text, header)
+    if match is None or "-" in match.group():
+        return
+    indicator = match.group().replace("+", "")
+    splicer.edits.append((header, match.end(), indicator[:1] + "-" + indicator[1:]))
 
 
 def _root_indent(text: str, branch: Mapping) -> int:
@@ -1947,6 +1973,12 @@ def _unchanged_texts(text: str, items: list[Entry | Comment]) -> dict[int, str]:
 
 def _text_before(text: str, index: int, removed: list[tuple[int, int]]) -> str:
     """The text before ``index`` once the removed ranges are gone (only its end matters)."""
+    pos = _end_before(index, removed)
+    return text[max(0, pos - 1) : pos]
+
+
+def _end_before(index: int, removed: list[tuple[int, int]]) -> int:
+    """Where the text before ``index`` ends once the removed ranges are gone."""
     pos = index
     changed = True
     while changed:
@@ -1955,7 +1987,7 @@ def _text_before(text: str, index: int, removed: list[tuple[int, int]]) -> str:
             if start < pos <= end:
                 pos = start
                 changed = True
-    return text[max(0, pos - 1) : pos]
+    return pos
 
 
 # --------------------------------------------------------------------------------------------
