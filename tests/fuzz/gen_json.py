@@ -150,4 +150,9 @@ def generate(rng: random.Random) -> bytes:
     if rng.random() < 0.05:
         body = rng.choice([" ", "\n", "\t"]) + body
     tail = rng.choice([g.nl, g.nl, g.nl, "", " " + g.nl, g.nl + g.nl])
+    # (from a second generator, seeded from the first one's state without advancing it: every
+    # earlier case keeps its text) data after the value, which sops drops and pysops refuses
+    extra = random.Random(repr(rng.getstate()[1][:8]))
+    if body.strip() and extra.random() < 0.02:
+        tail += extra.choice(['{"b": 2}', " x", "// note\n", "[1]\n"])
     return (body + tail).encode("utf-8", "surrogatepass")

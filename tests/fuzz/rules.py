@@ -1105,6 +1105,13 @@ DOCUMENTED_REFUSALS: dict[str, tuple[str, Callable[[str, str, Any, Any, bytes], 
         "docs/formats.md#ini Reading: a key repeated in one section is refused (go-ini keeps the last)",
         lambda fmt, step, p, s, data: fmt == "ini" and p.code == 2 and "appears twice" in p.stderr,
     ),
+    "json-data-after-the-value-refused": (
+        "docs/formats.md#json: data after the top-level object is refused (sops drops it)",
+        lambda fmt, step, p, s, data: (
+            fmt == "json" and step == "encrypt" and p.code == 2 and s.ok
+            and "unexpected data after the top-level" in p.stderr
+        ),  # fmt: skip
+    ),
     "several-documents-to-json": (
         "docs/formats.md#json: several YAML documents cannot be written as one JSON file (exit 4)",
         lambda fmt, step, p, s, data: step == "output-type-json" and p.code == 4 and "document" in p.stderr,

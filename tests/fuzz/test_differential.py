@@ -532,3 +532,19 @@ def test_comment_placement_rules_are_precise() -> None:
     assert listed(b"l:\n    []\n    # c\n    # d\n") == []
     assert semantic_diff("yaml", b"l:\n    []\n    # c\n# d\nz: 1\n", b"l: []\n# d\nz: 1\n", sops_lossy=True) is None
     assert semantic_diff("yaml", b"l:\n    []\n    # c\nz: 1\n", b"l: []\nz: 1\n", sops_lossy=True) == "comments"
+
+
+def test_json_data_after_the_value_is_a_documented_refusal_and_nothing_else() -> None:
+    """docs/formats.md#json: pysops refuses data after the top-level object (exit 2), sops drops
+    it; the rule names only that refusal of encrypt."""
+    documented = rules.DOCUMENTED_REFUSALS["json-data-after-the-value-refused"][1]
+    refused = Run(2, b"", "pysops: error: invalid JSON at line 1, column 9: unexpected data after the top-level object")
+    accepted = Run(0, b"{}", "")
+    assert documented("json", "encrypt", refused, accepted, b'{"a": 1}{"b": 2}')
+    assert not documented("yaml", "encrypt", refused, accepted, b'{"a": 1}{"b": 2}')
+    assert not documented("json", "decrypt", refused, accepted, b'{"a": 1}{"b": 2}')
+    assert not documented("json", "encrypt", Run(2, b"", "pysops: error: invalid JSON: x"), accepted, b"{")
+    assert not documented("json", "encrypt", refused, Run(2, b"", "sops: error"), b'{"a": 1}{"b": 2}')
+    # and the generator writes such inputs, which the harness then reports as documented
+    json_text = [make_case(5, i, ("json",)).data for i in range(600)]
+    assert any(t.rstrip().endswith((b'{"b": 2}', b" x", b"// note", b"[1]")) for t in json_text)
