@@ -1108,7 +1108,10 @@ DOCUMENTED_REFUSALS: dict[str, tuple[str, Callable[[str, str, Any, Any, bytes], 
     "json-data-after-the-value-refused": (
         "docs/formats.md#json: data after the top-level object is refused (sops drops it)",
         lambda fmt, step, p, s, data: (
-            fmt == "json" and step == "encrypt" and p.code == 2 and s.ok
+            fmt == "json"
+            and step == "encrypt"
+            and p.code == 2
+            and s.ok
             and "unexpected data after the top-level" in p.stderr
         ),  # fmt: skip
     ),
