@@ -86,7 +86,7 @@ class YamlState:
     A plain class, not a dataclass: importing dataclasses costs a small decrypt several ms.
     """
 
-    __slots__ = ("doc_ends", "sops_spans", "aliases", "scalar_aliases", "step", "bom", "only_sops")
+    __slots__ = ("doc_ends", "sops_spans", "aliases", "scalar_aliases", "key_aliases", "step", "bom", "only_sops")
 
     def __init__(self) -> None:
         #: per document, where a metadata block is appended (end of the document's content)
@@ -97,6 +97,8 @@ class YamlState:
         self.aliases: list[_AliasCopy] = []
         #: scalar aliases, likewise (kept apart: ``yamlpatch`` can patch files that have only these)
         self.scalar_aliases: list[_AliasCopy] = []
+        #: aliases used as mapping keys (``*k : v``): (span, anchored scalar, the key it gave)
+        self.key_aliases: list[tuple[tuple[int, int], Scalar, str]] = []
         #: indentation step detected in the text (None when the file has no nested block mapping)
         self.step: int | None = None
         self.bom = False
@@ -1052,9 +1054,14 @@ class _Parser:
         if self.pending is not None:
             self.resolve_pending(frame, self.next_col(start), start)
         if frame.is_map and frame.key is None:
-            if not isinstance(target, Scalar) or not isinstance(target.value, str):
+            if not isinstance(target, Scalar):
+                # go-yaml cannot decode a collection as a key (sops: exit 2)
+                kind = "!!map" if isinstance(target, Mapping) else "!!seq"
+                raise self.error(f"cannot unmarshal {kind} into string (an alias used as a mapping key)", start)
+            if not isinstance(target.value, str):
                 raise ErrorEncryptingTree("an alias used as a mapping key must refer to a string")
             self._set_key(frame, target.value, start)
+            self.state.key_aliases.append(((start, end), target, target.value))
             frame.key_event_end = end
             self.prev_end = end
             return
@@ -1746,6 +1753,12 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
         if not (isinstance(copy, Scalar) and not copy.changed and not _same_data(copy, alias.target)):
             continue  # a changed copy is spliced like any value (walk above)
         splicer.edits.append((alias.span[0], alias.span[1], emit_flow(copy)))
+    # A key written as an alias ("*k : v") stays that key when its anchored value is encrypted
+    # or changed: the key is written out (as sops writes every alias, expanded).
+    for span, target, key in state.key_aliases:
+        if target.changed or target.value != key:
+            flow = text.rfind("\n", 0, span[0]) < text.rfind("{", 0, span[0])
+            splicer.edits.append((span[0], span[1], format_str(key, flow=flow, old_style="", block_indent=None)))
     extra: list[tuple[int, int, str]] = [(start, end, "") for start, end in state.sops_spans]
     # A flow-style root ({a: 1}, JSON text) cannot take a block "sops:" key: it is written in
     # block style, as sops writes every document (its comments included).
