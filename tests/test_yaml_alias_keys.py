@@ -13,7 +13,7 @@ from tests.helpers import AGE_ENV, AGE_RECIPIENT, SOPS_EXE, encrypt_yaml, sops_y
 from tests.helpers import yaml_data as data_of
 
 from pysops import api
-from pysops.errors import ParseError
+from pysops.errors import ParseError, PysopsError
 from pysops.formats import yaml as yaml_store
 
 pytestmark = pytest.mark.skipif(not SOPS_EXE.exists(), reason="sops binary not installed")
@@ -48,3 +48,23 @@ def test_an_alias_key_to_a_collection_is_refused_with_sops_exit_code(text: bytes
         yaml_store.parse(text)
     assert info.value.exit_code == sops.returncode == 2
     assert "cannot unmarshal" in info.value.message and "line 2" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (b"p: &s 1e+06\n*s : 1\n", 23),  # a non-string key: refused when the tree is walked
+        (b"l:\n- &s 1.5\n- {*s : 1}\n", 23),
+        # a later syntax error is reported first, as by sops
+        (b"a:\n  -\n    - &s 1\n  -\n    *s : 1\n   - b\n", 2),
+    ],
+)
+def test_an_alias_key_to_a_non_string_is_refused_as_by_sops(text: bytes, code: int, tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_bytes(text)
+    sops = subprocess.run(
+        [str(SOPS_EXE), "encrypt", "--age", AGE_RECIPIENT, "f.yaml"], capture_output=True, env=AGE_ENV, cwd=tmp_path
+    )
+    assert sops.returncode == code, sops.stderr
+    with pytest.raises(PysopsError) as info:
+        encrypt_yaml(text)
+    assert info.value.exit_code == code

@@ -361,6 +361,8 @@ class YamlGen:
             ref = r.choice(self.anchors_map)
             out.append(" " * indent + ("<<: *" + ref if r.random() < 0.7 else f"<<: [*{ref}]"))
         for k in ks:
+            if self.anchors_scalar and self.rng2.random() < 0.04:
+                k = "*" + self.rng2.choice(self.anchors_scalar) + " "  # an alias as the key
             if r.random() < 0.2:
                 out.append(self.comment_line(indent))
             if r.random() < 0.06:

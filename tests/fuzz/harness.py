@@ -656,9 +656,11 @@ def _cache_typer_command() -> None:
 
 def _lossy_json(data: bytes, mine: Run, theirs: Run) -> bool:
     """sops's JSON of a YAML file equals pysops's but for ``""`` list items standing for empty
-    comments of the input (rules.yaml_empty_comment_items), at most one per such comment."""
+    comments of the input (rules.yaml_empty_comment_items), at most one per such comment and
+    copy of it (an alias of the list that holds it copies it too)."""
     try:
         empty = sum(1 for c in oracle.parse_yaml(data).comments if not c.strip())
+        empty *= 1 + len(rules._ALIAS.findall(data.decode("utf-8", "replace")))
         a, b = oracle.parse_json(mine.stdout).docs[0], oracle.parse_json(theirs.stdout).docs[0]
     except oracle.OracleError:
         return False

@@ -1059,9 +1059,17 @@ class _Parser:
                 kind = "!!map" if isinstance(target, Mapping) else "!!seq"
                 raise self.error(f"cannot unmarshal {kind} into string (an alias used as a mapping key)", start)
             if not isinstance(target.value, str):
-                raise ErrorEncryptingTree("an alias used as a mapping key must refer to a string")
-            self._set_key(frame, target.value, start)
-            self.state.key_aliases.append(((start, end), target, target.value))
+                # refused when sops walks the tree (23), after the whole file decoded: a later
+                # syntax error (exit 2) wins, as for any non-string key
+                if self.non_string_key is None:
+                    self.non_string_key = ErrorEncryptingTree(
+                        f"Non-string mapping key (the alias *{event.anchor}, line "
+                        f"{self.text.count(chr(10), 0, start) + 1}): sops only supports string keys"
+                    )
+                self._set_key(frame, "*" + event.anchor, start)
+            else:
+                self._set_key(frame, target.value, start)
+                self.state.key_aliases.append(((start, end), target, target.value))
             frame.key_event_end = end
             self.prev_end = end
             return
