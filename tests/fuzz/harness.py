@@ -818,6 +818,10 @@ def semantic_diff(
             # trip drops them (docs/formats.md#yaml-empty-tail-comment)
             for c, n in rules.yaml_empty_tail_comments(source).items():
                 mine_c[c] -= min(n, max(0, (mine_c - theirs_c)[c]))
+            # before the `---` of a last document that holds only comments
+            # (docs/formats.md#yaml-last-empty-document-comment)
+            for c, n in rules.yaml_last_document_lost_comments(source).items():
+                mine_c[c] -= min(n, max(0, (mine_c - theirs_c)[c]))
         else:
             # on the line of an empty flow list, before a dedented comment
             # (docs/formats.md#yaml-empty-list-comment)

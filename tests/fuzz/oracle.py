@@ -276,13 +276,39 @@ def parse_yaml(data: bytes) -> Parsed:
     spans = []
     for start, end, column in alias_regions:
         # from the anchor's line to the end of its last content line, then the comment (or blank)
-        # lines after it indented at least as deep as its content
+        # lines after it indented at least as deep as its content, or at another column than the
+        # next content line and right of the block that holds that line's (go-yaml reads those as
+        # the foot of the node that ended: `- &m\n    - 1\n  # c\n- *m`, `a:\n  b: &m\n    k: 1\n # c\n  d: *m`)
         first = max(0, text.rfind("\n", 0, start) + 1)
+        if not text[first:start].strip(" \t-"):
+            # the anchor starts its line (after list dashes): the comment lines right above it
+            # are its node's head comments, which go-yaml copies too (`# c\n- &m\n  k: 1`)
+            while first > 0:
+                above = text.rfind("\n", 0, first - 1) + 1
+                if not text[above:first].lstrip(" \t").startswith("#"):
+                    break
+                first = above
         ln = bisect_right(starts, max(end - 1, start)) - 1
+        following = len(text)
+        for k in range(ln + 1, len(starts)):
+            line = text[starts[k] : starts[k + 1] if k + 1 < len(starts) else len(text)]
+            if line.strip() and not line.lstrip(" \t").startswith("#"):
+                following = len(line) - len(line.lstrip(" \t"))
+                break
+        parent = -1
+        for k in range(ln, -1, -1):
+            line = text[starts[k] : starts[k + 1] if k + 1 < len(starts) else len(text)]
+            indent = len(line) - len(line.lstrip(" \t"))
+            if line.strip() and not line.lstrip(" \t").startswith("#") and indent < following:
+                parent = indent
+                break
         while ln + 1 < len(starts):
             nxt = text[starts[ln + 1] : starts[ln + 2] if ln + 2 < len(starts) else len(text)]
             body = nxt.lstrip(" \t")
-            if body.strip() and not (body.startswith("#") and len(nxt) - len(body) >= max(column, 0)):
+            depth = len(nxt) - len(body)
+            if body.strip() and not (
+                body.startswith("#") and (depth >= max(column, 0) or (depth != following and depth > parent))
+            ):
                 break
             ln += 1
         last = starts[ln + 1] if ln + 1 < len(starts) else len(text)

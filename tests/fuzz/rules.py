@@ -976,6 +976,63 @@ def yaml_empty_tail_comments(source: bytes) -> Counter[str]:
     return found
 
 
+def yaml_last_document_lost_comments(source: bytes) -> Counter[str]:
+    """docs/formats.md#yaml-last-empty-document-comment: when the last document of a file is
+    empty but for own-line comments (``---\n# c2``, no ``...`` after it), sops (go-yaml) reads
+    its comments into the document before and drops that document's last group of own-line
+    comments (after its last blank line) before ``---`` (``a: 1\n# c1\n---\n# c2``: ``# c1``;
+    ``# c1\n---\n# c2``: ``# c1``); pysops keeps them. The comments (texts, right-stripped) of
+    ``source`` (the case's input) that sops's own round trip may lack."""
+    read = _read_with_events(source)
+    if read is None:
+        return Counter()
+    parsed, text, events, pos = read
+    names = [type(e).__name__ for e in events]
+    starts = [i for i, n in enumerate(names) if n == "DocumentStartEvent"]
+    if not starts:
+        return Counter()
+    last = starts[-1]
+    start, end = events[last], events[last + 2] if last + 2 < len(events) else None
+    body = events[last + 1]
+    if not (
+        start.explicit
+        and type(body).__name__ == "ScalarEvent"
+        and body.value == ""
+        and body.anchor is None
+        and body.tag is None
+        and end is not None
+        and type(end).__name__ == "DocumentEndEvent"
+        and not end.explicit
+    ):
+        return Counter()
+    marker = pos(start.start_mark)
+    marker_end = text.find("\n", marker)
+    if marker_end < 0 or not any(at > marker_end for at in parsed.comment_at):
+        return Counter()  # no own-line comment in the last document
+    # the end of the last content before the marker (a block collection's end mark is the next
+    # token's: only scalars, aliases and closing brackets count)
+    prev_end = max(
+        (
+            pos(e.end_mark)
+            for e in events[:last]
+            if type(e).__name__ in ("ScalarEvent", "AliasEvent")
+            or (
+                type(e).__name__ in ("MappingEndEvent", "SequenceEndEvent")
+                and text[pos(e.end_mark) - 1 : pos(e.end_mark)] in "]}"
+            )
+        ),
+        default=0,
+    )
+    blank = max((m.end() for m in re.finditer(r"\n[ \t]*\r?\n", text, 0) if m.end() <= marker), default=0)
+    group_start = max(prev_end, blank)
+    found: Counter[str] = Counter()
+    for at, c in zip(parsed.comment_at, parsed.comments, strict=True):
+        line_start = text.rfind("\n", 0, at) + 1
+        if group_start <= at < marker and not text[line_start:at].strip():
+            found[c.rstrip()] += 1
+    return found
+
+
 _EMPTY_SEQ_COMMENTS = re.compile(rb"^([ \t]*)\[\][ \t]*\r?\n((?:\1#[^\n]*\n)+)(?=([ \t]*)#)", re.M)
 
 
@@ -1038,6 +1095,10 @@ SEMANTIC_RULES["yaml-empty-tail-comment"] = (
 SEMANTIC_RULES["yaml-empty-list-comment"] = (
     "docs/formats.md#yaml-empty-list-comment: a comment on the line of an empty flow list that a"
     " less indented comment follows, which sops's decrypt drops"
+)
+SEMANTIC_RULES["yaml-last-empty-document-comment"] = (
+    "docs/formats.md#yaml-last-empty-document-comment: comments before the `---` of a last document that"
+    " holds only comments, which sops's own round trip drops"
 )
 SEMANTIC_RULES["json-clear-int"] = (
     "docs/formats.md#json Numbers: an integer up to 2^53 is an int, also when left in clear in a sops file"

@@ -398,7 +398,6 @@ class _Parser:
             and next_col == 0
             and (next_index >= len(text) or text.startswith(("---", "..."), next_index))
         )
-        previous_dedented = True
         crlf_head = False
         above_marker = self._above_marker(pending, inner, head_target, next_index)
         for index, (ended_by, items, dedented, after_blank) in enumerate(groups):
@@ -450,11 +449,10 @@ class _Parser:
                 target = (
                     head_target if col < next_col and head_target is not None else self._deepest(pending.snapshot, col)
                 )
-            elif (after_blank and not previous_dedented) or col <= next_col:
+            elif (after_blank and _blank_head(col, groups[index - 1])) or col <= next_col:
                 target = head_target
             else:
                 target = self._deepest(pending.snapshot, col)
-            previous_dedented = dedented
             for comment, _, pos in items:
                 self._append(pending.snapshot[0].node if pos >= above_marker else target, comment)
         if current:
@@ -558,10 +556,53 @@ class _Parser:
             return
         del items[cut:]
         items.extend(item for item in tail if not isinstance(item, Comment))
+        outer = self.stack[-1]
+        # an item of a block list that goes on (a "-" at its column follows): go-yaml keeps them
+        # in that list (``k:\n  -\n    # c\n    -\n  - 2``)
+        going_on = (
+            not outer.is_map and not outer.flow and node.span is not None and self._dash_at(node.span[1], outer.col)
+        )
         for item in tail:
             if isinstance(item, Comment):
                 pos = item.span[0] if item.span is not None else node.span[0] if node.span else 0
-                self._append(self._deepest(self.stack, self.column(pos)), item)
+                self._append(outer.node if going_on else self._deepest(self.stack, self.column(pos)), item)
+
+    def _dash_at(self, pos: int, col: int) -> bool:
+        """Whether the first line from ``pos`` that holds neither only blanks nor a comment
+        starts with a "-" entry at column ``col``."""
+        text = self.text
+        while pos < len(text):
+            line_end = text.find("\n", pos)
+            line_end = len(text) if line_end == -1 else line_end + 1
+            stripped = text[pos:line_end].strip()
+            if stripped and not stripped.startswith("#"):
+                body = text[pos:line_end].lstrip(" ")
+                return (
+                    self.column(line_end - len(body)) == col and body[:1] == "-" and body[1:2] in (" ", "\r", "\n", "")
+                )
+            pos = line_end
+        return False
+
+    def _lift_comments_before_empty_list(self, node: Sequence) -> None:
+        """A block list whose only item is a block list of empty items (``k: &a  # c`` then ``-``
+        and a nested ``-``): go-yaml attaches the line comment on the list's anchor (or tag) to
+        the enclosing mapping, as for a list of empty items."""
+        items = node.items
+        text = self.text
+        if node.span is None or sum(1 for item in items if not isinstance(item, Comment)) != 1:
+            return
+        line_end = text.find("\n", node.span[0])
+        line_end = len(text) if line_end == -1 else line_end
+        lifted = [
+            item for item in items
+            if isinstance(item, Comment) and item.span is not None and node.span[0] < item.span[0] < line_end
+        ]  # fmt: skip
+        if not lifted:
+            return
+        node.items = [item for item in items if not any(item is c for c in lifted)]
+        for comment in lifted:
+            assert comment.span is not None
+            self._append(self._deepest(self.stack, self.column(comment.span[0])), comment)
 
     def _lift_heads_of_empty_tail(self, node: Sequence, cut: int) -> None:
         """Own-line comments at the dashes' column between a nested collection and the empty
@@ -573,7 +614,8 @@ class _Parser:
         parent = self.stack[-1]
         if not parent.is_map or parent.flow or node.span is None:
             return
-        dash_col = self.column(node.span[0])
+        # (an anchored or tagged list's span starts at its properties: "k: &a" + its dashes below)
+        dash_col = self.column(_after_block_properties(text, node.span[0]))
         heads = [
             item for item in node.items[cut:]
             if isinstance(item, Comment) and item.span is not None and self.column(item.span[0]) == dash_col
@@ -688,6 +730,9 @@ class _Parser:
                     if not frame.is_map and not frame.flow and stack and _ends_with_empty_item(frame.node):
                         assert isinstance(frame.node, Sequence)
                         self._lift_comments_of_empty_tail(frame.node)
+                    elif not frame.is_map and not frame.flow and stack and _ends_with_empty_list(frame.node):
+                        assert isinstance(frame.node, Sequence)
+                        self._lift_comments_before_empty_list(frame.node)
                     if frame.flow:
                         self.last_flow_closed = (frame.node, end)
                         self.prev_end = end
@@ -1150,6 +1195,17 @@ def _ends_with_empty_item(node: Mapping | Sequence) -> bool:
     return False
 
 
+def _ends_with_empty_list(node: Mapping | Sequence) -> bool:
+    """Whether the last item of ``node`` is a block list of empty items ("-" alone) only."""
+    last = next((item for item in reversed(node.items) if not isinstance(item, Comment)), None)
+    return (
+        isinstance(last, Sequence)
+        and last.style != "f"
+        and any(not isinstance(item, Comment) for item in last.items)
+        and all(isinstance(item, Comment) or _is_empty_item(item) for item in last.items)
+    )
+
+
 def _empty_tail_start(node: Sequence | Mapping) -> int | None:
     """Where the trailing empty items of a list start when a collection precedes them (its
     comments before that point stay its own), else None (every comment goes)."""
@@ -1170,6 +1226,15 @@ def _empty_tail_cut(items: list[Any]) -> int:
     while cut and (isinstance(items[cut - 1], Comment) or _is_empty_item(items[cut - 1])):
         cut -= 1
     return cut
+
+
+def _blank_head(col: int, previous: tuple[str, list[tuple[Comment, int, int]], bool, bool]) -> bool:
+    """Whether a group of comments at ``col`` after a blank line, right of the next key, is that
+    key's head, as go-yaml reads it (else the foot of the block at its column): at the column of
+    the group before it, or deeper than that group when that one was not dedented
+    (``  # x\n\n  # y\nz: 1`` and ``    # x\n\n      # y\nz: 1`` after ``    - 1``)."""
+    previous_col, previous_dedented = previous[1][0][1], previous[2]
+    return col == previous_col or (not previous_dedented and col > previous_col)
 
 
 def _crlf_line(text: str, pos: int) -> bool:
@@ -1738,6 +1803,45 @@ def emit_flow(node: Node) -> str:
     return "[" + ", ".join(emit_flow(item) for item in node.items if not isinstance(item, Comment)) + "]"
 
 
+def _sealed_comment_starts(branches: list[Mapping]) -> list[int]:
+    """Where the comments of the tree that are written encrypted (``#ENC[...]``) start in the
+    text, sorted."""
+    found: list[int] = []
+    stack: list[Node | Comment] = list(branches)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Comment):
+            if node.span is not None and node.text.startswith("ENC[AES256_GCM,"):
+                found.append(node.span[0])
+        elif isinstance(node, Mapping):
+            stack.extend(item.value if isinstance(item, Entry) else item for item in node.items)
+        elif isinstance(node, Sequence):
+            stack.extend(node.items)
+    found.sort()
+    return found
+
+
+def _copies_sealed_comment(text: str, target: Node, sealed: list[int]) -> bool:
+    """Whether go-yaml, expanding an alias of the collection ``target``, would copy one of the
+    ``sealed`` comments with it: one from the comment lines right above its anchor's line to its
+    end. The copy stands at another path, where sops cannot decrypt that comment (its AAD is the
+    path of the container it was sealed in), so such an alias is written out in full."""
+    if not sealed or not isinstance(target, (Mapping, Sequence)) or target.span is None:
+        return False
+    from bisect import bisect_left  # only for files with aliases: off the decrypt start-up path
+
+    start, end = target.span
+    start = text.rfind("\n", 0, start) + 1
+    while start > 0:
+        above = text.rfind("\n", 0, start - 1) + 1
+        line = text[above:start].strip()
+        if line and not line.startswith("#"):
+            break
+        start = above
+    index = bisect_left(sealed, start)
+    return index < len(sealed) and sealed[index] < end
+
+
 def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, Any] | None = None) -> bytes:
     """Render a document as YAML: splice into the source text, or emit afresh for conversions."""
     options = options or {}
@@ -1753,8 +1857,13 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
     # "*name" stands for the anchored node as it is written now: an alias whose copy differs
     # from it (a copy encrypted with its own AAD and IV, or one the selection rules leave in
     # clear while its anchor is encrypted) is written out in full.
+    sealed = _sealed_comment_starts(doc.branches) if state.aliases else []
     for alias in state.aliases:
-        if _has_changes(alias.node) or not _same_data(alias.node, alias.target):
+        if (
+            _has_changes(alias.node)
+            or not _same_data(alias.node, alias.target)
+            or _copies_sealed_comment(text, alias.target, sealed)
+        ):
             splicer.edits.append((alias.span[0], alias.span[1], emit_flow(alias.node)))
     for alias in state.scalar_aliases:
         copy = alias.node
