@@ -340,6 +340,20 @@ class _Parser:
             prev_end -= 1
         first_line_adjacent = text.count("\n", prev_end, first_pos) <= 1
         first_empty = first_line_adjacent
+        outer = pending.snapshot[-2] if len(pending.snapshot) > 1 else None
+        if (
+            first_line_adjacent and not inner.is_map and head_target is not inner.node
+            and outer is not None and outer.is_map and outer.col == inner.col
+            and pending.comments[0][1] >= inner.col and _crlf_line(text, first_pos)
+        ):  # fmt: skip
+            # CRLF: go-yaml's scanner sees the "\n" of the first comment line right after an item
+            # as a blank line, which makes that line a foot comment of the item: after an
+            # indentless list that ends there, the list's ("a:\r\n- 1\r\n#c\r\nb: 1")
+            inner.node.items.append(pending.comments.pop(0)[0])
+            if not pending.comments:
+                return
+            first_pos = pending.comments[0][2]
+            first_line_adjacent = first_empty = False
         cursor = text.rfind("\n", 0, first_pos) + 1
         # a blank line right above the first comment, outside the last value's text (after a
         # "|" block it stays when the block is written on one line, a "|+" block's is its own):
@@ -402,7 +416,6 @@ class _Parser:
         above_marker = self._above_marker(pending, inner, head_target, next_index)
         for index, (ended_by, items, dedented, after_blank) in enumerate(groups):
             col = items[0][1]
-            last = index == len(groups) - 1 and not current
             if at_document_end:
                 # trailing comments of a document go to the deepest block at their indentation
                 target: Mapping | Sequence | None = (
@@ -416,7 +429,6 @@ class _Parser:
                 if index == 0 and col > 0 and blank_above:
                     target = inner.node  # see below: indented, after a blank line
             elif index == 0:
-                to_next = ended_by == "blank" and dedented and (col < next_col or (col == next_col and last))
                 if dedented and not blank_above and not after_blank and _crlf_line(text, items[0][2]):
                     # in a CRLF file go-yaml reads the comments right after a block, left of its
                     # column, in the deepest open block at their column (the next key's head
@@ -424,21 +436,11 @@ class _Parser:
                     # groups after them too; left of the next item's column, they are its head
                     # comments (in its container)
                     crlf_head = True
-                target = head_target if to_next else inner.node
-                if (
-                    dedented and not inner.is_map and head_target is not inner.node and not to_next
-                    and col >= pending.snapshot[0].col and col >= next_col and ended_by == "blank"
-                ):  # fmt: skip
-                    # a dedented foot after a list that ends here, then a blank line, belongs to
-                    # the enclosing mapping at its indentation, as go-yaml reads it; without the
-                    # blank line go-yaml keeps it in the list, at any column (also at an enclosing
-                    # mapping's, where sops writes that mapping's foot comments: its own decrypt
-                    # then leaves them encrypted)
-                    target = self._at_column(pending.snapshot, col) or inner.node
-                    if any(f.node is head_target for f in pending.snapshot[1:-1] if not f.is_map):
-                        # ... but not while a list between them goes on: go-yaml keeps it in
-                        # the list that ended (a foot comment of that item)
-                        target = inner.node
+                target = (
+                    self._blank_foot_target(pending, items[0][2], next_col, head_target)
+                    if ended_by == "blank" and dedented
+                    else inner.node
+                )
                 if crlf_head:
                     target = (
                         head_target
@@ -449,10 +451,8 @@ class _Parser:
                 target = (
                     head_target if col < next_col and head_target is not None else self._deepest(pending.snapshot, col)
                 )
-            elif (after_blank and _blank_head(col, groups[index - 1])) or col <= next_col:
-                target = head_target
             else:
-                target = self._deepest(pending.snapshot, col)
+                target = self._blank_foot_target(pending, items[0][2], next_col, head_target)
             for comment, _, pos in items:
                 self._append(pending.snapshot[0].node if pos >= above_marker else target, comment)
         if current:
@@ -503,6 +503,38 @@ class _Parser:
                 return len(text) + 1  # with CRLF line ends go-yaml keeps them in the list
             pos = line_start
         return pos
+
+    def _blank_foot_target(self, pending: _PendingComments, pos: int, next_col: int,
+                           head_target: Mapping | Sequence | None) -> Mapping | Sequence | None:  # fmt: skip
+        """The container of a group of own-line comments that starts at ``pos``: the first group
+        of a gap when it is dedented and a blank line ends it, or any later group.
+
+        go-yaml's scanner makes it a foot comment bound to the first token that starts at or
+        after it: the end of a block that closes there, or else the next item (in its
+        container; a key's foot goes to the key before it). Each block that closes before the
+        next token (innermost first; an indentless list closes none) ends before the gap, or on
+        the first comment of the gap at that block's column, or where the block inside it ended.
+        The end of a list hands the comment on to the next mapping that ends there, or the next
+        item (``list:\\n  - k: v\\n    # a\\n  # b\\nd: 1``: ``b`` is the root's).
+        """
+        snapshot = pending.snapshot
+        mark = -1
+        received = False
+        for depth in range(len(snapshot) - 1, -1, -1):
+            frame = snapshot[depth]
+            if frame.flow or frame.col <= next_col:
+                break
+            parent = snapshot[depth - 1] if depth > 0 else None
+            if not frame.is_map and parent is not None and parent.is_map and parent.col == frame.col:
+                continue  # an indentless list: no block of its own
+            at_column = [c_pos for _, col, c_pos in pending.comments if col == frame.col]
+            if at_column:
+                mark = min(at_column)
+            if mark >= pos:
+                received = True
+            if received and frame.is_map:
+                return frame.node
+        return head_target
 
     def _line_comments_after_empty_items(self, frame: _Frame) -> None:
         """A line comment followed by empty items ("-" alone) of a block list, on an empty item
@@ -1226,15 +1258,6 @@ def _empty_tail_cut(items: list[Any]) -> int:
     while cut and (isinstance(items[cut - 1], Comment) or _is_empty_item(items[cut - 1])):
         cut -= 1
     return cut
-
-
-def _blank_head(col: int, previous: tuple[str, list[tuple[Comment, int, int]], bool, bool]) -> bool:
-    """Whether a group of comments at ``col`` after a blank line, right of the next key, is that
-    key's head, as go-yaml reads it (else the foot of the block at its column): at the column of
-    the group before it, or deeper than that group when that one was not dedented
-    (``  # x\n\n  # y\nz: 1`` and ``    # x\n\n      # y\nz: 1`` after ``    - 1``)."""
-    previous_col, previous_dedented = previous[1][0][1], previous[2]
-    return col == previous_col or (not previous_dedented and col > previous_col)
 
 
 def _crlf_line(text: str, pos: int) -> bool:
