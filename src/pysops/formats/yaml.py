@@ -183,6 +183,8 @@ class _Parser:
         self.non_string_key: ErrorEncryptingTree | None = None
         #: (collection, comments) that go after its first item (``_take_comments_after_entry``)
         self.after_first: list[tuple[Mapping | Sequence, list[Comment]]] = []
+        #: (collection, end of its properties' line) of a list item "- &a" + a block collection
+        self.props_after_dash: list[tuple[Mapping | Sequence, int]] = []
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -427,7 +429,7 @@ class _Parser:
                     # block that ended, as go-yaml reads it (also before a key at that column)
                     target = inner.node
                 if index == 0 and col > 0 and blank_above:
-                    target = inner.node  # see below: indented, after a blank line
+                    target = self._innermost_block(pending.snapshot)  # see below: indented, after a blank line
             elif index == 0:
                 if dedented and not blank_above and not after_blank and _crlf_line(text, items[0][2]):
                     # in a CRLF file go-yaml reads the comments right after a block, left of its
@@ -438,7 +440,7 @@ class _Parser:
                     crlf_head = True
                 target = (
                     self._blank_foot_target(pending, items[0][2], next_col, head_target)
-                    if ended_by == "blank" and dedented
+                    if ended_by == "blank" and dedented and not blank_above
                     else inner.node
                 )
                 if crlf_head:
@@ -466,6 +468,14 @@ class _Parser:
                 # after an indentless list ("a:\n- 1"), which opens no block of its own for go-yaml,
                 # the comments right above the mapping's next key are that key's head comments
                 head = True
+                if (
+                    not groups and first_line_adjacent and not at_document_end
+                    and inner.node.items and isinstance(inner.node.items[-1], Scalar)
+                    and _crlf_line(text, current[0][2])
+                ):  # fmt: skip
+                    # ... but with CRLF line ends go-yaml keeps the one on the line right after
+                    # a scalar item in the list ("k:\r\n- 1\r\n# c\r\n# d\r\nz:": c only)
+                    self._append(inner.node, current.pop(0)[0])
             target = head_target if head else inner.node
             if at_document_end:
                 target = self._at_end(pending.snapshot, col)
@@ -475,9 +485,20 @@ class _Parser:
                     # block of the written file), and as the root's where nothing follows; the
                     # AAD must name the container of the file sops decrypts
                     # (docs/formats.md#yaml-trailing-comments)
-                    target = inner.node
+                    target = self._innermost_block(pending.snapshot)
             for comment, _, pos in current:
                 self._append(pending.snapshot[0].node if pos >= above_marker else target, comment)
+
+    @staticmethod
+    def _innermost_block(snapshot: list[_Frame]) -> Mapping | Sequence:
+        """The innermost open block for go-yaml: a root key's indentless list ("k:\n- 1") whose
+        last item is a scalar or a flow collection opens none (the root holds what follows it)."""
+        inner = snapshot[-1]
+        if len(snapshot) == 2 and not inner.is_map and not inner.flow and inner.col == snapshot[0].col == 0:
+            last = inner.node.items[-1] if inner.node.items else None
+            if isinstance(last, Scalar) or (isinstance(last, (Mapping, Sequence)) and last.style.startswith("f")):
+                return snapshot[0].node
+        return inner.node
 
     def _above_marker(self, pending: _PendingComments, inner: _Frame, head_target: Mapping | Sequence | None,
                       next_index: int) -> int:  # fmt: skip
@@ -757,6 +778,8 @@ class _Parser:
                     frame.node.span = (frame.start, end)
                     if not frame.is_map and not frame.flow:
                         self._line_comments_after_empty_items(frame)
+                    if self.props_after_dash and self.props_after_dash[-1][0] is frame.node:
+                        self._foot_after_properties(*self.props_after_dash.pop())
                     if self.after_first and self.after_first[-1][0] is frame.node:
                         self._place_after_first(*self.after_first.pop())
                     if not frame.is_map and not frame.flow and stack and _ends_with_empty_item(frame.node):
@@ -1056,6 +1079,16 @@ class _Parser:
         frame.in_sops = in_sops
         if parent is not None and not parent.is_map and not flow and not parent.flow:
             self._take_comments_after_entry(parent, node, start)
+            if anchor is not None or event.tag is not None:
+                self.props_after_dash.append((node, self.text.find("\n", start)))
+        elif (
+            parent is not None and parent.is_map and not parent.flow and not flow
+            and (anchor is not None or event.tag is not None)
+            and not (parent is self.stack[0] and parent.start == 0 and not parent.node.items)
+        ):  # fmt: skip
+            # "k: &a" + a block collection: the same for go-yaml, except after the first key
+            # of the stream (its first byte)
+            self.props_after_dash.append((node, self.text.find("\n", start)))
         if self.pending is not None:
             if parent is None:
                 self.resolve_pending(frame, col, start)
@@ -1112,7 +1145,51 @@ class _Parser:
             # selects and seals them: placed when the collection ends
             self.after_first.append((node, moved))
             return
+        foot = self._foot_of_dash(moved, line_end, start)
+        if foot:
+            # LF: the own-line comments that start on the line below the dash and that a blank
+            # line follows are, for go-yaml, the head of the collection's second item, as with
+            # CRLF above (``-\n  # c\n\n  a: 1``); the others head its first item
+            self.after_first.append((node, moved[:foot]))
+            moved = moved[foot:]
         node.items.extend(moved)
+
+    def _foot_after_properties(self, node: Mapping | Sequence, line_end: int) -> None:
+        """``_take_comments_after_entry`` for "- &a" + a block collection, once it has ended: the
+        comments below the properties' line that a blank line follows go after its first item."""
+        items: list[Any] = node.items
+        first = next((index for index, item in enumerate(items) if not isinstance(item, Comment)), len(items))
+        below = [(i, c) for i, c in enumerate(items[:first]) if (c.span or (0, 0))[0] > line_end]
+        if not below or first == len(items):
+            return
+        foot = self._foot_of_dash([c for _, c in below], line_end, len(self.text))
+        if foot:
+            moved = [c for _, c in below[:foot]]
+            del items[below[0][0] : below[0][0] + foot]
+            self._place_after_first(node, moved)
+
+    def _foot_of_dash(self, moved: list[Comment], line_end: int, start: int) -> int:
+        """How many of ``moved`` (comments after a list item's dash, whose line ends at
+        ``line_end``) start on the next line, on consecutive lines, and a blank line follows."""
+        text = self.text
+        if line_end < 0 or not moved or (moved[0].span or (0, 0))[0] < line_end:
+            return 0
+        cursor = line_end + 1
+        count = 0
+        for comment in moved:
+            pos = (comment.span or (0, 0))[0]
+            if text[cursor:pos].strip(" \t") != "":
+                break
+            count += 1
+            cursor = text.find("\n", pos, start) + 1
+            if cursor == 0:
+                return 0
+        if count == 0:
+            return 0
+        line_end = text.find("\n", cursor, start)
+        if line_end < 0 or text[cursor:line_end].strip(" \t\r") != "":
+            return 0
+        return count
 
     @staticmethod
     def _place_after_first(node: Mapping | Sequence, comments: list[Comment]) -> None:
