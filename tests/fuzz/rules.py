@@ -1219,3 +1219,87 @@ def yaml_minus_zero_as_sops(text: bytes) -> bytes:
     """docs/formats.md#yaml-negative-zero: pysops's YAML text with each ``-0.0`` scalar spelled as
     sops writes it (``-0``), for the rules that compare texts."""
     return _YAML_FLOAT_MINUS_ZERO.sub(b"-0", text)
+
+
+def yaml_first_key_block_comments(data: bytes) -> Counter[str]:
+    """docs/formats.md#yaml-set-value-comments: ``set``/``unset`` of a key drop the comments inside
+    its value, as each tool reads the file: pysops by the text (the lines below the key indented
+    deeper than it, up to its next sibling, without the less indented comments that end the
+    block), sops by go-yaml's reading, which its decrypt writes at the value's indentation. The
+    comments (oracle texts) of ``data`` (a decrypted text) in the block of the first key of the
+    first document, counted by this layout rule."""
+    import yaml  # type: ignore[import-untyped]
+
+    try:
+        parsed = oracle.parse("yaml", data)
+        text = data.decode("utf-8")
+        events = yaml.parse(text.lstrip("\ufeff"), Loader=yaml.CSafeLoader)
+        key = None
+        for ev in events:
+            name = type(ev).__name__
+            if name == "MappingStartEvent" and not ev.flow_style:
+                key = next(events)
+                break
+            if name in ("SequenceStartEvent", "ScalarEvent", "DocumentEndEvent"):
+                break
+    except (oracle.OracleError, UnicodeDecodeError, StopIteration, yaml.YAMLError):
+        return Counter()
+    if key is None or type(key).__name__ != "ScalarEvent":
+        return Counter()
+    text = text.lstrip("\ufeff")  # the oracle's offsets skip a BOM too
+    lines = re.findall(r"[^\n]*\n|[^\n]+$", text)  # LF lines, as the decrypted texts have them
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    column, first = key.start_mark.column, text.count("\n", 0, key.start_mark.index) + 1
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip(" \t"))
+
+    def comment_or_blank(line: str) -> bool:
+        return not line.strip() or line.lstrip(" \t").startswith("#")
+
+    def dash(line: str) -> bool:  # an item of an indentless list (its dashes at the key's column)
+        body = line.lstrip(" \t")
+        return indent(line) == column and (body.rstrip("\r\n") == "-" or body.startswith(("- ", "-\t")))
+
+    indentless = next((dash(line) for line in lines[first:] if not comment_or_blank(line)), False)
+    end = first
+    while end < len(lines) and (
+        comment_or_blank(lines[end]) or indent(lines[end]) > column or (indentless and dash(lines[end]))
+    ):
+        end += 1
+    # the comments that end the block are not inside; after an indentless list, at any indentation
+    # (they are the next key's, or the mapping's: docs/formats.md#yaml-trailing-comments)
+    while end > first and comment_or_blank(lines[end - 1]) and (indentless or indent(lines[end - 1]) <= column):
+        end -= 1
+    lo, hi = starts[first], starts[end]
+    return Counter(c.rstrip() for c, at in zip(parsed.comments, parsed.comment_at, strict=True) if lo <= at < hi)
+
+
+_EMPTY_LIST_LINE_COMMENT = re.compile(
+    rb"^[ \t]*[^#\s][^#\n]*:[ \t]+\[\]([ \t]+)#([^\r\n]*)\r?\n([ \t]*)#[^\n]*\n(?:[ \t]*#[^\n]*\n)*[ \t]*[^#\s]", re.M
+)
+
+
+def yaml_empty_list_line_comments(data: bytes) -> Counter[str]:
+    """docs/formats.md#yaml-empty-list-comment, in a text a tool is handed (the edit check):
+    the comment on the line of an empty flow list value (``db: []  # c``) that a less indented
+    comment follows directly, itself (with the comment lines after it) followed by content (the
+    next key): sops's decrypt of the file written from that text drops it. The comments (oracle
+    texts) so placed in ``data``."""
+    found: Counter[str] = Counter()
+    for m in _EMPTY_LIST_LINE_COMMENT.finditer(data):
+        if len(m.group(3)) < m.start(2) - 1 - m.start(0):
+            found[m.group(2).decode("utf-8", "replace").rstrip()] += 1
+    return found
+
+
+SEMANTIC_RULES["yaml-set-value-comments"] = (
+    "docs/formats.md#yaml-set-value-comments: set/unset drop the comments inside the key's value, as"
+    " each tool's own file places them (sops: where go-yaml read them on encrypt)"
+)
+SEMANTIC_RULES["yaml-edit-comments"] = (
+    "docs/formats.md#yaml-edit-comments: after edit, a comment of the text sops's editor saved that"
+    " sops's file lacks, or one sops's decrypt drops from pysops's by #yaml-empty-list-comment"
+)
