@@ -628,8 +628,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "write_check_ignores_metadata_changes",
         "api.py",
-        "        if written.to_dict() != Metadata.from_dict(meta.to_dict()).to_dict():\n",
-        "        if False:\n",
+        "    if written.to_dict() != Metadata.from_dict(meta.to_dict()).to_dict():\n",
+        "    if False:\n",
         (f"{T_VERIFY}::test_a_dropped_key_stanza_is_refused",),
         what="the read-back check accepts a metadata block other than the one sealed",
     ),

@@ -5,12 +5,14 @@ text holds (its data, its comments)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyrage
-from tests.conftest import AgeKey
+from tests.conftest import AgeKey, run_sops
 
 from pysops import api
 from pysops.document import Comment, to_python, walk_leaves
@@ -86,3 +88,32 @@ def encrypt_yaml(text: bytes) -> bytes:
 
     options = api.EncryptOptions([[AgeRecipient(AGE_RECIPIENT)]])
     return api.encrypt_bytes(text, options, input_format="yaml", env=AGE_ENV)
+
+
+def assert_comment_regex_selects_as_sops(
+    text: str, flag: str, tmp_path: Path, env: dict[str, str], recipient: str, pysops: Any
+) -> None:
+    """pysops's encryption of the YAML ``text`` with ``flag`` (``--encrypted-comment-regex`` or
+    ``--unencrypted-comment-regex``) set to ``sops:enc`` / ``sops:noenc`` selects the values sops
+    selects: sops decrypts pysops's file (so its MAC saw the same values) to the text's data, and
+    sops's own encryption of the text encrypts as many values of each type."""
+    marker = "sops:enc" if flag == "--encrypted-comment-regex" else "sops:noenc"
+    plain = tmp_path / "t.yaml"
+    plain.write_text(text)
+    ours = tmp_path / "ours.yaml"
+    r = pysops(["encrypt", "--age", recipient, flag, marker, "--output", str(ours), str(plain)], env)
+    assert r.code == 0, r.stderr
+    s = run_sops(["decrypt", str(ours)], env)
+    assert s.code == 0, s.stderr
+    assert yaml_data(s.stdout) == yaml_data(text)
+    theirs = run_sops([flag, marker, "--age", recipient, "-e", str(plain)], env)
+    assert theirs.code == 0, theirs.stderr
+
+    def body(written: str, indented: bool) -> str:
+        found = re.search(r"^ *sops:\r?$" if indented else r"^sops:\r?$", written, re.M)
+        return written if found is None else written[: found.start()]
+
+    kinds = re.compile(r"type:(\w+)\]")
+    assert sorted(kinds.findall(body(ours.read_text(), True))) == sorted(
+        kinds.findall(body(theirs.stdout.decode(), False))
+    )

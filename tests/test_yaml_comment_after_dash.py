@@ -5,14 +5,12 @@ sops decrypted pysops's file with a MAC mismatch (exit 51)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import AgeKey, run_sops
-from tests.helpers import age_env
-from tests.helpers import yaml_data as data_of
+from tests.conftest import AgeKey
+from tests.helpers import age_env, assert_comment_regex_selects_as_sops
 
 ENC, NOENC = "--encrypted-comment-regex", "--unencrypted-comment-regex"
 CASES = [
@@ -60,22 +58,4 @@ CASES = [
 def test_comment_regex_selects_what_sops_selects_around_list_items(
     text: str, flag: str, tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
-    env = age_env(clean_env, age_key)
-    marker = "sops:enc" if flag == ENC else "sops:noenc"
-    plain = tmp_path / "t.yaml"
-    plain.write_text(text)
-    ours = tmp_path / "ours.yaml"
-    r = pysops(["encrypt", "--age", age_key.recipient, flag, marker, "--output", str(ours), str(plain)], env)
-    assert r.code == 0, r.stderr
-    # sops reads pysops's file: same MAC, so the same values were selected
-    s = run_sops(["decrypt", str(ours)], env)
-    assert s.code == 0, s.stderr
-    assert data_of(s.stdout) == data_of(text)
-    # ... and sops's own encryption of the text encrypts the same values
-    theirs = run_sops([flag, marker, "--age", age_key.recipient, "-e", str(plain)], env)
-    assert theirs.code == 0, theirs.stderr
-    ours_text = ours.read_text()
-    body = ours_text[: re.search(r"^ *sops:\r?$", ours_text, re.M).start()]  # type: ignore[union-attr]
-    theirs_text = theirs.stdout.decode()
-    theirs_body = theirs_text[: re.search(r"^sops:\r?$", theirs_text, re.M).start()]  # type: ignore[union-attr]
-    assert sorted(re.findall(r"type:(\w+)\]", body)) == sorted(re.findall(r"type:(\w+)\]", theirs_body))
+    assert_comment_regex_selects_as_sops(text, flag, tmp_path, age_env(clean_env, age_key), age_key.recipient, pysops)

@@ -6,14 +6,12 @@ pysops encrypted the first key, sops decrypted pysops's file with a MAC mismatch
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import AgeKey, run_sops
-from tests.helpers import age_env
-from tests.helpers import yaml_data as data_of
+from tests.conftest import AgeKey
+from tests.helpers import age_env, assert_comment_regex_selects_as_sops
 
 ENC, NOENC = "--encrypted-comment-regex", "--unencrypted-comment-regex"
 CASES = [
@@ -44,20 +42,4 @@ CASES = [
 def test_comment_then_blank_line_selects_what_sops_selects(
     text: str, flag: str, tmp_path: Path, clean_env: dict[str, str], age_key: AgeKey, pysops: Any
 ) -> None:
-    env = age_env(clean_env, age_key)
-    marker = "sops:enc" if flag == ENC else "sops:noenc"
-    plain = tmp_path / "t.yaml"
-    plain.write_text(text)
-    ours = tmp_path / "ours.yaml"
-    r = pysops(["encrypt", "--age", age_key.recipient, flag, marker, "--output", str(ours), str(plain)], env)
-    assert r.code == 0, r.stderr
-    # sops reads pysops's file (same MAC: the same values were selected) ...
-    s = run_sops(["decrypt", str(ours)], env)
-    assert s.code == 0, s.stderr
-    assert data_of(s.stdout) == data_of(text)
-    # ... and sops's own file of the text encrypts as many values of each type
-    theirs = run_sops([flag, marker, "--age", age_key.recipient, "-e", str(plain)], env)
-    assert theirs.code == 0, theirs.stderr
-    body = ours.read_text().split("\nsops:\n")[0]
-    theirs_body = theirs.stdout.decode().split("\nsops:\n")[0]
-    assert sorted(re.findall(r"type:(\w+)\]", body)) == sorted(re.findall(r"type:(\w+)\]", theirs_body))
+    assert_comment_regex_selects_as_sops(text, flag, tmp_path, age_env(clean_env, age_key), age_key.recipient, pysops)

@@ -602,13 +602,7 @@ def verify_sealed(
         doc = store.parse(data)
         if doc.metadata is None:
             raise MetadataNotFound("the sops metadata block is missing")
-        written = Metadata.from_dict(doc.metadata)
-        if written.to_dict() != Metadata.from_dict(meta.to_dict()).to_dict():
-            raise GenericError("the metadata block differs from the one sealed")
-        for group in written.key_groups:
-            for wrapped in group:
-                if not wrapped.enc:
-                    raise GenericError(f"a {wrapped.type} key stanza has no encrypted data key")
+        written = _written_metadata(doc.metadata, meta)
         computed = decrypt_tree(
             doc,
             data_key,
@@ -678,6 +672,15 @@ def _verify_sealed_text(
     found = read_back_text(data, value, comment)
     if found is None:
         return False
+    written = _written_metadata(found, meta)
+    verify_mac(written.mac, mac_hex(mac), data_key, lastmodified_aad(written.lastmodified))
+    _verify_unwrap(written, data_key, context, env)
+    return True
+
+
+def _written_metadata(found: dict[str, Any], meta: Metadata) -> Metadata:
+    """The metadata block read back, which must say exactly what ``meta`` says and hold an
+    encrypted data key in every stanza."""
     written = Metadata.from_dict(found)
     if written.to_dict() != Metadata.from_dict(meta.to_dict()).to_dict():
         raise GenericError("the metadata block differs from the one sealed")
@@ -685,9 +688,7 @@ def _verify_sealed_text(
         for wrapped in group:
             if not wrapped.enc:
                 raise GenericError(f"a {wrapped.type} key stanza has no encrypted data key")
-    verify_mac(written.mac, mac_hex(mac), data_key, lastmodified_aad(written.lastmodified))
-    _verify_unwrap(written, data_key, context, env)
-    return True
+    return written
 
 
 def _verify_unwrap(meta: Metadata, data_key: bytes, context: KeyContext | None, env: Mapping[str, str] | None) -> None:
