@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.helpers import AGE_ENV, AGE_RECIPIENT, SOPS_EXE, encrypt_yaml, sops_yaml
@@ -67,3 +68,19 @@ def test_a_value_that_is_not_what_its_tag_says_is_refused_as_by_sops(body: bytes
     assert "line 2" in info.value.message
     # the value is never shown (it may be a secret)
     assert "aGVs" not in info.value.message and "42" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"k_unencrypted: !!binary |-\n", b"k_unencrypted: !!binary |-\n  aGk=\nb: 1\n", b"k_unencrypted: !!str |-  # c\n  x\nb: 1\n"],
+)
+def test_set_replaces_a_tagged_block_scalar_whole(text: bytes, tmp_path: Path, pysops: Any) -> None:
+    """A tagged block scalar left in clear: its text starts at its tag, and ``set`` wrote the new
+    value before the tag (``k: x!!binary |-``), which the read-back refused (fuzzer 5550:35,
+    exit 1)."""
+    path = tmp_path / "f.yaml"
+    path.write_bytes(encrypt_yaml(text))
+    result = pysops(["set", str(path), '["k_unencrypted"]', '"x"'], env=AGE_ENV)
+    assert result.code == 0, result.stderr
+    expected = {**data_of(text)[0], "k_unencrypted": "x"}  # type: ignore[dict-item]
+    assert data_of(sops_yaml(tmp_path, path.read_bytes(), "decrypt")) == [expected]

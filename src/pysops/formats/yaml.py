@@ -1804,7 +1804,8 @@ class _Splicer:
             block_parent=parent_col,
         )
         if block:
-            header = _BLOCK_HEADER.match(text, start)
+            # (a tagged block's span starts at its tag: "!!binary |-"; the tag goes with it)
+            header = _BLOCK_HEADER.match(text, _after_block_properties(text, start) if text[start] == "!" else start)
             header_end = header.end() if header else start
             line_end = text.find("\n", start)
             if line_end == -1 or line_end > end:
