@@ -72,7 +72,11 @@ def test_a_value_that_is_not_what_its_tag_says_is_refused_as_by_sops(body: bytes
 
 @pytest.mark.parametrize(
     "text",
-    [b"k_unencrypted: !!binary |-\n", b"k_unencrypted: !!binary |-\n  aGk=\nb: 1\n", b"k_unencrypted: !!str |-  # c\n  x\nb: 1\n"],
+    [
+        b"k_unencrypted: !!binary |-\n",
+        b"k_unencrypted: !!binary |-\n  aGk=\nb: 1\n",
+        b"k_unencrypted: !!str |-  # c\n  x\nb: 1\n",
+    ],
 )
 def test_set_replaces_a_tagged_block_scalar_whole(text: bytes, tmp_path: Path, pysops: Any) -> None:
     """A tagged block scalar left in clear: its text starts at its tag, and ``set`` wrote the new
