@@ -74,12 +74,17 @@ AGE_ENV = dict(os.environ, SOPS_AGE_KEY=str(AGE_IDENTITY), SOPS_DISABLE_VERSION_
 
 def sops_yaml(tmp_path: Path, data: bytes, *args: str) -> bytes:
     """``sops ARGS f.yaml`` on ``data`` (in ``tmp_path``) with ``AGE_ENV``: its stdout; it must succeed."""
+    return sops_yaml_run(tmp_path, data, *args)[0]
+
+
+def sops_yaml_run(tmp_path: Path, data: bytes, *args: str) -> tuple[bytes, str]:
+    """``sops_yaml``'s run: its stdout and its stderr (sops's warnings); it must succeed."""
     (tmp_path / "f.yaml").write_bytes(data)
     result = subprocess.run(
         [str(SOPS_EXE), *args, "f.yaml"], capture_output=True, env=AGE_ENV, timeout=60, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr.decode()
-    return result.stdout
+    return result.stdout, result.stderr.decode()
 
 
 def encrypt_yaml(text: bytes) -> bytes:

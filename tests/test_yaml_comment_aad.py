@@ -6,36 +6,15 @@ against the real sops binary: it decrypts every comment of pysops's file, withou
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pyrage
 import pytest
-from tests.helpers import yaml_comments
+from tests.helpers import AGE_ENV, AGE_RECIPIENT, SOPS_EXE, encrypt_yaml, sops_yaml, sops_yaml_run, yaml_comments
 
 from pysops import api
-from pysops.keys.age import AgeRecipient
 
-SOPS = Path(sys.executable).parent / "sops"
-pytestmark = pytest.mark.skipif(not SOPS.exists(), reason="sops binary not installed")
-
-IDENTITY = pyrage.x25519.Identity.generate()
-RECIPIENT = str(IDENTITY.to_public())
-ENV = dict(os.environ, SOPS_AGE_KEY=str(IDENTITY), SOPS_DISABLE_VERSION_CHECK="1")
-
-
-def sops_decrypt(tmp_path: Path, data: bytes) -> tuple[bytes, str]:
-    (tmp_path / "f.yaml").write_bytes(data)
-    result = subprocess.run([str(SOPS), "decrypt", "f.yaml"], capture_output=True, env=ENV, timeout=60, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout, result.stderr.decode()
-
-
-def encrypt(text: bytes) -> bytes:
-    options = api.EncryptOptions([[AgeRecipient(RECIPIENT)]])
-    return api.encrypt_bytes(text, options, input_format="yaml", env=ENV)
+pytestmark = pytest.mark.skipif(not SOPS_EXE.exists(), reason="sops binary not installed")
+OPTIONS = api.DecryptOptions(env=AGE_ENV)
 
 
 LAYOUTS = [
@@ -81,12 +60,12 @@ LAYOUTS = [
 
 @pytest.mark.parametrize("text", LAYOUTS)
 def test_sops_decrypts_every_comment_of_pysops_file(tmp_path: Path, text: bytes) -> None:
-    ours = encrypt(text)
-    out, err = sops_decrypt(tmp_path, ours)
+    ours = encrypt_yaml(text)
+    out, err = sops_yaml_run(tmp_path, ours, "decrypt")
     assert b"ENC[" not in out
     assert "unencrypted comment" not in err
     assert sorted(yaml_comments(out)) == sorted(yaml_comments(text.replace(b"\r\n", b"\n")))
-    assert api.decrypt_bytes(ours, input_format="yaml", options=api.DecryptOptions(env=ENV)) == text
+    assert api.decrypt_bytes(ours, input_format="yaml", options=OPTIONS) == text
 
 
 # layouts the fixes above must leave alone (they were right before)
@@ -105,16 +84,9 @@ UNCHANGED = [
 
 @pytest.mark.parametrize("text", UNCHANGED)
 def test_neighbouring_layouts_still_decrypt(tmp_path: Path, text: bytes) -> None:
-    ours = encrypt(text)
-    out, err = sops_decrypt(tmp_path, ours)
+    ours = encrypt_yaml(text)
+    out, err = sops_yaml_run(tmp_path, ours, "decrypt")
     assert b"ENC[" not in out and "unencrypted comment" not in err
-
-
-def sops_run(tmp_path: Path, data: bytes, *args: str) -> bytes:
-    (tmp_path / "f.yaml").write_bytes(data)
-    result = subprocess.run([str(SOPS), *args, "f.yaml"], capture_output=True, env=ENV, timeout=60, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout
 
 
 def test_comment_after_a_closed_flow_mapping_is_the_next_keys(tmp_path: Path) -> None:
@@ -123,11 +95,11 @@ def test_comment_after_a_closed_flow_mapping_is_the_next_keys(tmp_path: Path) ->
     gap after `}` joined those inside it), so `--extract '["data"]'` printed `# kept` too, and
     pysops sealed such a comment in the flow mapping, where sops does not read it."""
     text = b"data: {} # c\nother: 1 # kept\n"
-    theirs_file = sops_run(tmp_path, text, "encrypt", "--age", RECIPIENT)
-    mine = api.decrypt_bytes(theirs_file, input_format="yaml", options=api.DecryptOptions(env=ENV), extract='["data"]')
+    theirs_file = sops_yaml(tmp_path, text, "encrypt", "--age", AGE_RECIPIENT)
+    mine = api.decrypt_bytes(theirs_file, input_format="yaml", options=OPTIONS, extract='["data"]')
     assert mine == b"# c\n{}\n"  # docs/formats.md#yaml-empty-flow-comment (sops: `{}`)
     layout = b"data: {\n    # c\n}\n# kept\nother: 1\n"
-    out, err = sops_decrypt(tmp_path, encrypt(layout))
+    out, err = sops_yaml_run(tmp_path, encrypt_yaml(layout), "decrypt")
     assert b"ENC[" not in out and "unencrypted comment" not in err
     assert b"# kept\nother: 1\n" in out
 
@@ -136,9 +108,9 @@ def test_extract_of_a_comment_only_list_prints_its_comments(tmp_path: Path) -> N
     """e.extract-differs (1208:110): sops writes `list: [] # comment` as a list of one comment
     item; its `--extract '["list"]'` prints the comment then `[]`; pysops printed `[]` only."""
     text = b"list: [] # comment\n# d\nb: 1\n"
-    theirs_file = sops_run(tmp_path, text, "encrypt", "--age", RECIPIENT)
-    theirs = sops_run(tmp_path, theirs_file, "decrypt", "--extract", '["list"]')
-    mine = api.decrypt_bytes(theirs_file, input_format="yaml", options=api.DecryptOptions(env=ENV), extract='["list"]')
+    theirs_file = sops_yaml(tmp_path, text, "encrypt", "--age", AGE_RECIPIENT)
+    theirs = sops_yaml(tmp_path, theirs_file, "decrypt", "--extract", '["list"]')
+    mine = api.decrypt_bytes(theirs_file, input_format="yaml", options=OPTIONS, extract='["list"]')
     assert theirs == b"# comment\n[]\n"
     assert mine == theirs
 
@@ -149,8 +121,8 @@ def test_foot_after_a_list_sealed_in_the_mapping_still_decrypts(tmp_path: Path) 
     decrypt tries the enclosing containers, so it still reads them (sops's own decrypt of its
     file leaves it encrypted: docs/formats.md#yaml-sops-own-comment-encrypted)."""
     text = b"a:\n  b:\n    - 1\n  # x\nz: 1\n"
-    theirs_file = sops_run(tmp_path, text, "encrypt", "--age", RECIPIENT)
+    theirs_file = sops_yaml(tmp_path, text, "encrypt", "--age", AGE_RECIPIENT)
     assert b"type:comment]" in theirs_file
-    mine = api.decrypt_bytes(theirs_file, input_format="yaml", options=api.DecryptOptions(env=ENV))
+    mine = api.decrypt_bytes(theirs_file, input_format="yaml", options=OPTIONS)
     assert yaml_comments(mine) == [" x"]
     assert b"ENC[" not in mine

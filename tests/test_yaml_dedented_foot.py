@@ -14,11 +14,10 @@ without the "unencrypted comment" warning, and pysops's own round trip stays exa
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from tests.helpers import AGE_ENV, SOPS_EXE, encrypt_yaml, sops_yaml, yaml_comments
+from tests.helpers import AGE_ENV, SOPS_EXE, encrypt_yaml, sops_yaml, sops_yaml_run, yaml_comments
 
 from pysops import api
 from pysops.formats import yaml as yaml_store
@@ -53,14 +52,10 @@ LAYOUTS = [
 @pytest.mark.parametrize("text", LAYOUTS)
 def test_sops_decrypts_every_comment_of_pysops_file(tmp_path: Path, text: bytes) -> None:
     ours = encrypt_yaml(text)
-    (tmp_path / "f.yaml").write_bytes(ours)
-    result = subprocess.run(
-        [str(SOPS_EXE), "decrypt", "f.yaml"], capture_output=True, env=AGE_ENV, timeout=60, cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    assert b"ENC[" not in result.stdout
-    assert "unencrypted comment" not in result.stderr.decode()
-    assert yaml_comments(result.stdout) == yaml_comments(text.replace(b"\r\n", b"\n"))
+    out, err = sops_yaml_run(tmp_path, ours, "decrypt")
+    assert b"ENC[" not in out
+    assert "unencrypted comment" not in err
+    assert yaml_comments(out) == yaml_comments(text.replace(b"\r\n", b"\n"))
     assert api.decrypt_bytes(ours, input_format="yaml", options=api.DecryptOptions(env=AGE_ENV)) == text
 
 

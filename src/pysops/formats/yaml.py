@@ -97,8 +97,9 @@ class YamlState:
         self.aliases: list[_AliasCopy] = []
         #: scalar aliases, likewise (kept apart: ``yamlpatch`` can patch files that have only these)
         self.scalar_aliases: list[_AliasCopy] = []
-        #: aliases used as mapping keys (``*k : v``): (span, anchored scalar, the key it gave)
-        self.key_aliases: list[tuple[tuple[int, int], Scalar, str]] = []
+        #: aliases used as mapping keys (``*k : v``): (span, anchored scalar, the key it gave,
+        #: whether it stands in a flow mapping)
+        self.key_aliases: list[tuple[tuple[int, int], Scalar, str, bool]] = []
         #: indentation step detected in the text (None when the file has no nested block mapping)
         self.step: int | None = None
         self.bom = False
@@ -494,10 +495,9 @@ class _Parser:
         """The innermost open block for go-yaml: a root key's indentless list ("k:\n- 1") whose
         last item is a scalar or a flow collection opens none (the root holds what follows it)."""
         inner = snapshot[-1]
-        if len(snapshot) == 2 and not inner.is_map and not inner.flow and inner.col == snapshot[0].col == 0:
-            last = inner.node.items[-1] if inner.node.items else None
-            if isinstance(last, Scalar) or (isinstance(last, (Mapping, Sequence)) and last.style.startswith("f")):
-                return snapshot[0].node
+        root_list = len(snapshot) == 2 and not inner.is_map and not inner.flow and inner.col == snapshot[0].col == 0
+        if root_list and _flat(inner.node.items[-1] if inner.node.items else None):
+            return snapshot[0].node
         return inner.node
 
     def _above_marker(self, pending: _PendingComments, inner: _Frame, head_target: Mapping | Sequence | None,
@@ -1223,7 +1223,7 @@ class _Parser:
                 self._set_key(frame, "*" + event.anchor, start)
             else:
                 self._set_key(frame, target.value, start)
-                self.state.key_aliases.append(((start, end), target, target.value))
+                self.state.key_aliases.append(((start, end), target, target.value, frame.flow))
             frame.key_event_end = end
             self.prev_end = end
             return
@@ -1304,9 +1304,19 @@ def _ends_with_empty_item(node: Mapping | Sequence) -> bool:
     return False
 
 
+def _last_item(node: Mapping | Sequence) -> Entry | Node | None:
+    """The last item of ``node`` that is not a comment."""
+    return next((item for item in reversed(node.items) if not isinstance(item, Comment)), None)
+
+
+def _flat(item: object) -> bool:
+    """Whether ``item`` is a scalar or a flow collection: no block of it stays open after it."""
+    return isinstance(item, Scalar) or (isinstance(item, (Mapping, Sequence)) and item.style.startswith("f"))
+
+
 def _ends_with_empty_list(node: Mapping | Sequence) -> bool:
     """Whether the last item of ``node`` is a block list of empty items ("-" alone) only."""
-    last = next((item for item in reversed(node.items) if not isinstance(item, Comment)), None)
+    last = _last_item(node)
     return (
         isinstance(last, Sequence)
         and last.style != "f"
@@ -1973,9 +1983,8 @@ def render(doc: Document, metadata: dict[str, Any] | None, options: dict[str, An
         splicer.edits.append((alias.span[0], alias.span[1], emit_flow(copy)))
     # A key written as an alias ("*k : v") stays that key when its anchored value is encrypted
     # or changed: the key is written out (as sops writes every alias, expanded).
-    for span, target, key in state.key_aliases:
+    for span, target, key, flow in state.key_aliases:
         if target.changed or target.value != key:
-            flow = text.rfind("\n", 0, span[0]) < text.rfind("{", 0, span[0])
             splicer.edits.append((span[0], span[1], format_str(key, flow=flow, old_style="", block_indent=None)))
     extra: list[tuple[int, int, str]] = [(start, end, "") for start, end in state.sops_spans]
     # A flow-style root ({a: 1}, JSON text) cannot take a block "sops:" key: it is written in
@@ -2031,7 +2040,7 @@ def _strip_block_at_end(text: str, branch: Mapping, end: int, splicer: _Splicer)
     that value (``x``, not ``x\n``). Only for the document's last value, left as it was."""
     node: Node = branch
     while isinstance(node, (Mapping, Sequence)):
-        last = next((item for item in reversed(node.items) if not isinstance(item, Comment)), None)
+        last = _last_item(node)
         if last is None:
             return
         node = last.value if isinstance(last, Entry) else last
@@ -2148,8 +2157,7 @@ def _ends_with_indentless_list(text: str, root: Mapping) -> bool:
             start = _after_block_properties(text, value.span[0])  # "k: &a\n- 1"
             if start != text.rfind("\n", 0, start) + 1:
                 return False
-            last = next((i for i in reversed(value.items) if not isinstance(i, Comment)), None)
-            return isinstance(last, Scalar) or (isinstance(last, (Mapping, Sequence)) and last.style.startswith("f"))
+            return _flat(_last_item(value))
     return False
 
 
